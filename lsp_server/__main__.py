@@ -1,0 +1,126 @@
+"""Command line: `sokuji serve` (the language server), `sokuji complete`, `sokuji doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import create_server
+
+    logging.basicConfig(level=os.environ.get("SOKUJI_LOG_LEVEL", "WARNING"), stream=sys.stderr, format="sokuji %(levelname)s %(name)s: %(message)s")
+    server = create_server(args.model)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _complete(args: argparse.Namespace) -> int:
+    from .completion import complete, load_model
+    from .config import Settings
+    from .documents import Document
+    from .engine.model import ModelError
+    from .structs import CancelToken
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"sokuji: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings(max_tokens=args.max_tokens, gpu_layers=args.gpu_layers, context_size=args.context_size)
+    started = time.monotonic()
+    try:
+        model = load_model(settings, args.model)
+    except (ModelError, OSError, ValueError) as exc:
+        print(f"sokuji: {exc}", file=sys.stderr)
+        return 1
+    load_s = time.monotonic() - started
+    doc = Document(path.resolve().as_uri(), "", 0, text, "utf-32")  # --col counts characters
+    cursor = doc.cursor(args.line - 1, args.col - 1)
+    result = complete(model, doc.snapshot(), cursor, settings, CancelToken())
+    gen = result.generation
+    print(result.text if result.text else "(no suggestion)")
+    print("---", file=sys.stderr)
+    print(f"model: {model.info.name} ({model.info.path}), FIM: {model.info.fim or 'none (prefix-only)'}", file=sys.stderr)
+    print(
+        f"mode: {'multi-line' if result.multiline else 'single-line'}, stop: {gen.stop_reason}\n"
+        f"prompt tokens: {gen.prompt_tokens} (evaluated {gen.evaluated_tokens}), generated tokens: {gen.generated_tokens}\n"
+        f"model load: {load_s * 1000:.0f} ms, completion: {gen.seconds * 1000:.0f} ms"
+        f" ({gen.generated_tokens / gen.seconds if gen.seconds else 0:.1f} tok/s generated)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import llama_cpp
+
+    from .context.languages import grammar_names, ts_language
+    from .engine.embedded import embedded_model_path
+    from .engine.model import Model, ModelError, gpu_offload_supported
+
+    print(f"python: {platform.python_version()} ({sys.executable})")
+    print(f"llama-cpp-python: {llama_cpp.__version__}")
+    print(f"llama.cpp build: {llama_cpp.llama_print_system_info().decode(errors='replace').strip()}")
+    gpu = gpu_offload_supported()
+    print(f"GPU offload: {'available' if gpu else 'not in this build (CPU only)'}")
+    ok = True
+    try:
+        path = args.model or embedded_model_path()
+        model = Model(path, vocab_only=True, context_size=256)
+        info = model.info
+        print("model:")
+        print(info.path)
+        print(f"  size: {info.size_bytes / 2**20:.1f} MiB, architecture: {info.architecture}, name: {info.name}")
+        print(f"  FIM template: {info.fim or 'none (prefix-only prompts)'}")
+    except (ModelError, OSError, ValueError) as exc:
+        ok = False
+        print(f"model: ERROR {exc}")
+    found = [name for name in grammar_names() if ts_language(name) is not None]
+    missing = sorted(set(grammar_names()) - set(found))
+    print(f"grammars: {', '.join(found)}" + (f" (missing: {', '.join(missing)})" if missing else ""))
+    return 0 if ok and not missing else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sokuji", description="Code completions from a local GGUF model, over LSP.")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead of stdio")
+    serve.add_argument("--model", help="GGUF file to use when the `model` setting is not given")
+    serve.set_defaults(func=_serve)
+
+    comp = sub.add_parser("complete", help="complete FILE at a position and print the suggestion and its timing")
+    comp.add_argument("file")
+    comp.add_argument("--line", type=int, required=True, help="1-based line")
+    comp.add_argument("--col", type=int, required=True, help="1-based column, in characters")
+    comp.add_argument("--model", help="GGUF file (default: the embedded model)")
+    comp.add_argument("--max-tokens", type=int, default=64)
+    comp.add_argument("--gpu-layers", type=int, default=-1)
+    comp.add_argument("--context-size", type=int, default=4096)
+    comp.set_defaults(func=_complete)
+
+    doctor = sub.add_parser("doctor", help="report the Python, llama.cpp build, GPU offload, model and grammars")
+    doctor.add_argument("--model", help="GGUF file to check (default: the embedded model)")
+    doctor.set_defaults(func=_doctor)
+
+    args = parser.parse_args(argv)
+    if args.command is None:  # editors that run plain `sokuji` get the server
+        args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The completion pipeline, as both the server and the CLI run it:
+snapshot -> context -> engine -> postprocess. Runs on the engine worker thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import postprocess
+from .config import Settings
+from .context.prompt import build_prompt
+from .documents import Cursor, Snapshot
+from .engine.embedded import embedded_model_path
+from .engine.model import Model
+from .structs import CancelToken, Generation, GenParams
+
+SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str  # '' = nothing worth showing
+    multiline: bool
+    generation: Generation
+
+
+def model_path(settings: Settings, override: str | None = None) -> str:
+    """The GGUF file to load: settings, then the command line, then the embedded default."""
+    return settings.model or override or embedded_model_path()
+
+
+def load_model(settings: Settings, override: str | None = None) -> Model:
+    return Model(model_path(settings, override), settings.gpu_layers, settings.context_size)
+
+
+def prompt_budgets(context_size: int, max_tokens: int) -> tuple[int, int]:
+    """Prefix and suffix token budgets: a quarter of the room for the suffix, at most 256."""
+    room = max(16, context_size - max_tokens - SPECIAL_TOKEN_ROOM)
+    suffix = min(256, room // 4)
+    return min(1536, room - suffix), suffix
+
+
+def complete(model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, cancel: CancelToken) -> Completion:
+    cancel.check()
+    prefix_budget, suffix_budget = prompt_budgets(model.info.context_size, settings.max_tokens)
+    prompt = build_prompt(snap, cursor, model.count_tokens, prefix_budget, suffix_budget)
+    params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature)
+    gen = model.complete(
+        prompt, params, cancel, stop=lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent)
+    )
+    text = "" if gen.stop_reason == "cancelled" else postprocess.clean(gen.text, prompt.suffix, prompt.multiline)
+    return Completion(text, prompt.multiline, gen)

@@ -1,0 +1,59 @@
+"""User settings (section `sokuji`), decoded once per change with msgspec.
+
+Every field has a default. A bad value never stops the server: it is reported by name
+with the value used instead, and the default takes its place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fields=False):
+    model: str | None = None  # path to a GGUF file; None = the embedded default model
+    gpu_layers: int = -1  # layers offloaded to the GPU; -1 = all (ignored by CPU builds)
+    context_size: int = 4096  # llama.cpp context window, in tokens
+    max_tokens: int = 64  # most tokens generated per completion
+    time_budget_ms: int = 3000  # stop decoding after this long, keep what we have
+    temperature: float = 0.0  # 0 = greedy (repeatable)
+
+
+_LIMITS: dict[str, tuple[float, float]] = {
+    "gpuLayers": (-1, 10_000),
+    "contextSize": (256, 1_048_576),
+    "maxTokens": (1, 4096),
+    "timeBudgetMs": (50, 600_000),
+    "temperature": (0.0, 5.0),
+}
+
+
+def decode_settings(raw: Any) -> tuple[Settings, list[str]]:
+    """Decode user settings field by field. Returns the settings and one message per bad key."""
+    defaults = Settings()
+    if raw is None:
+        return defaults, []
+    if not isinstance(raw, dict):
+        return defaults, [f"sokuji settings must be an object, got {type(raw).__name__}; using defaults"]
+    good: dict[str, Any] = {}
+    errors: list[str] = []
+    fields = {f.encode_name: f for f in msgspec.structs.fields(Settings)}
+    for key, value in raw.items():
+        field = fields.get(key)
+        if field is None:
+            errors.append(f"sokuji: unknown setting '{key}' ignored")
+            continue
+        try:
+            msgspec.convert({key: value}, Settings)
+        except msgspec.ValidationError as exc:
+            errors.append(f"sokuji: bad value for '{key}' ({exc}); using {field.default!r}")
+            continue
+        low_high = _LIMITS.get(key)
+        if low_high and value is not None and not (low_high[0] <= value <= low_high[1]):
+            errors.append(
+                f"sokuji: '{key}' = {value!r} is outside {low_high[0]}..{low_high[1]}; using {field.default!r}"
+            )
+            continue
+        good[key] = value
+    return msgspec.convert(good, Settings), errors

@@ -1,0 +1,174 @@
+"""Open buffers: text, version and an incrementally maintained tree-sitter tree per URI.
+
+Positions arrive in the negotiated LSP encoding (utf-8 / utf-16 / utf-32 code units);
+inside sokuji text is a Python str indexed by code point, and tree-sitter wants utf-8 bytes.
+All three meet here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+import tree_sitter
+
+from .context.languages import language_for, new_parser
+
+UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _units(ch: str, encoding: str) -> int:
+    cp = ord(ch)
+    if encoding == UTF8:
+        return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
+    if encoding == UTF16:
+        return 2 if cp > 0xFFFF else 1
+    return 1
+
+
+def col_to_index(line: str, col: int, encoding: str) -> int:
+    """Code-point index in `line` of a column given in `encoding` units (clamped to the line).
+
+    A column that falls inside a character (half a surrogate pair, mid utf-8 sequence)
+    lands before that character.
+    """
+    if col <= 0:
+        return 0
+    if encoding == UTF32 or line.isascii():
+        return min(col, len(line))
+    used = 0
+    for i, ch in enumerate(line):
+        used += _units(ch, encoding)
+        if used > col:
+            return i
+    return len(line)
+
+
+def index_to_col(line: str, index: int, encoding: str) -> int:
+    """Column in `encoding` units of a code-point index in `line`."""
+    head = line[: max(0, index)]
+    if encoding == UTF32 or head.isascii():
+        return len(head)
+    return sum(_units(ch, encoding) for ch in head)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    offset: int  # code point offset in the text
+    line: int  # 0-based
+    index: int  # code point index within the line
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of a document, safe to hand to the worker thread."""
+
+    uri: str
+    version: int
+    text: str
+    language_id: str
+    language: str | None  # grammar name, None for plain text
+    tree: tree_sitter.Tree | None
+
+    def cursor(self, line: int, character: int, encoding: str) -> Cursor:
+        starts = _line_starts(self.text)
+        return _cursor(self.text, starts, line, character, encoding)
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+
+
+def _cursor(text: str, starts: list[int], line: int, character: int, encoding: str) -> Cursor:
+    if line < 0:
+        return Cursor(0, 0, 0)
+    if line >= len(starts):  # past the end of the file: the end of the file
+        last = len(starts) - 1
+        return Cursor(len(text), last, len(text) - starts[last])
+    begin = starts[line]
+    end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    content = text[begin:end].rstrip("\r\n")
+    index = col_to_index(content, character, encoding)
+    return Cursor(begin + index, line, index)
+
+
+def _point(source: bytes, byte: int) -> tuple[int, int]:
+    return source.count(b"\n", 0, byte), byte - (source.rfind(b"\n", 0, byte) + 1)
+
+
+class Document:
+    def __init__(self, uri: str, language_id: str, version: int, text: str, encoding: str = UTF16):
+        self.uri = uri
+        self.language_id = language_id
+        self.language = language_for(language_id, uri)
+        self.version = version
+        self.encoding = encoding
+        self._parser = new_parser(self.language)
+        self._set_text(text)
+        self.tree = self._parser.parse(self._source) if self._parser else None
+
+    def _set_text(self, text: str) -> None:
+        self.text = text
+        self._source = text.encode("utf-8", "surrogatepass")
+        self._starts = _line_starts(text)
+
+    def cursor(self, line: int, character: int) -> Cursor:
+        return _cursor(self.text, self._starts, line, character, self.encoding)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(line, character in the negotiated encoding) of a code-point offset."""
+        line = bisect.bisect_right(self._starts, offset) - 1
+        return line, index_to_col(self.text[self._starts[line] :], offset - self._starts[line], self.encoding)
+
+    def apply_change(self, text: str, start: tuple[int, int] | None = None, end: tuple[int, int] | None = None) -> None:
+        """Apply one contentChange: a range edit, or the whole text when no range is given."""
+        if start is None or end is None:
+            self._set_text(text)
+            self.tree = self._parser.parse(self._source) if self._parser else None
+            return
+        a = self.cursor(*start).offset
+        b = self.cursor(*end).offset
+        a, b = min(a, b), max(a, b)
+        old_source = self._source
+        start_byte = len(self.text[:a].encode("utf-8", "surrogatepass"))
+        old_end_byte = start_byte + len(self.text[a:b].encode("utf-8", "surrogatepass"))
+        self._set_text(self.text[:a] + text + self.text[b:])
+        new_end_byte = start_byte + len(text.encode("utf-8", "surrogatepass"))
+        if self.tree is not None and self._parser is not None:
+            self.tree.edit(
+                start_byte=start_byte,
+                old_end_byte=old_end_byte,
+                new_end_byte=new_end_byte,
+                start_point=_point(old_source, start_byte),
+                old_end_point=_point(old_source, old_end_byte),
+                new_end_point=_point(self._source, new_end_byte),
+            )
+            self.tree = self._parser.parse(self._source, self.tree)
+
+    def snapshot(self) -> Snapshot:
+        tree = self.tree.copy() if self.tree is not None else None
+        return Snapshot(self.uri, self.version, self.text, self.language_id, self.language, tree)
+
+
+class Documents:
+    """All open buffers. Mutated only on the event loop."""
+
+    def __init__(self) -> None:
+        self.encoding = UTF16
+        self._docs: dict[str, Document] = {}
+
+    def open(self, uri: str, language_id: str, version: int, text: str) -> Document:
+        doc = Document(uri, language_id, version, text, self.encoding)
+        self._docs[uri] = doc
+        return doc
+
+    def get(self, uri: str) -> Document | None:
+        return self._docs.get(uri)
+
+    def close(self, uri: str) -> None:
+        self._docs.pop(uri, None)
+
+    def __len__(self) -> int:
+        return len(self._docs)

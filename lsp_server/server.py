@@ -1,0 +1,252 @@
+"""The only module that speaks LSP (pygls / lsprotocol). Handlers stay thin: they mutate
+documents on the event loop and hand snapshots to the engine worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from . import __version__, completion
+from .config import Settings, decode_settings
+from .documents import Documents
+from .engine.model import Model, ModelError
+from .engine.worker import LatestWins, Worker
+from .structs import CancelledError
+
+log = logging.getLogger("sokuji")
+SECTION = "sokuji"
+
+
+class SokujiServer(LanguageServer):
+    def __init__(self, model_override: str | None = None) -> None:
+        super().__init__("sokuji", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.model_override = model_override
+        self.docs = Documents()
+        self.worker = Worker()
+        self.latest = LatestWins()
+        self.settings = Settings()
+        self.model: Model | None = None  # assigned only on the worker thread
+        self.model_error: str | None = None
+        self.model_ready = asyncio.Event()
+        self._load_task: asyncio.Task[None] | None = None
+        self._progress_id = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- settings and the model -------------------------------------------------------------
+
+    def apply_settings(self, raw: Any) -> bool:
+        """Decode and apply; report bad keys. True when the model must be reloaded."""
+        settings, errors = decode_settings(raw)
+        for message in errors:
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+        old, self.settings = self.settings, settings
+        return (old.model, old.gpu_layers, old.context_size) != (
+            settings.model, settings.gpu_layers, settings.context_size
+        )
+
+    def start_loading(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._load_task is not None:
+            self._load_task.cancel()
+        self.model_ready.clear()
+        self._load_task = asyncio.ensure_future(self._load(self.settings))
+
+    async def _load(self, settings: Settings) -> None:
+        token = await self._begin_progress("sokuji: loading model")
+        try:
+            self.model_error = None
+            info = await self.worker.run(self._swap_model, settings)
+            message = f"{info.name} ({info.architecture}, FIM: {info.fim or 'none, prefix-only'})"
+        except (ModelError, OSError, ValueError) as exc:
+            self.model_error = str(exc)
+            message = "failed"
+            self.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Error,
+                    message=f"sokuji: cannot load the model: {exc}. Completions are off until the "
+                    "`sokuji.model` setting points at a readable GGUF file.",
+                )
+            )
+        finally:
+            self.model_ready.set()
+        self._end_progress(token, message)
+
+    def _swap_model(self, settings: Settings):
+        """Worker thread: drop the old model, load the new one."""
+        old, self.model = self.model, None
+        if old is not None:
+            old.close()
+        self.model = completion.load_model(settings, self.model_override)
+        return self.model.info
+
+    async def _begin_progress(self, title: str) -> str | None:
+        caps = self.client_capabilities.window
+        if not (caps and caps.work_done_progress):
+            return None
+        self._progress_id += 1
+        token = f"sokuji-load-{self._progress_id}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception:  # the client refused; loading goes on without a progress bar
+            return None
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=False))
+        return token
+
+    def _end_progress(self, token: str | None, message: str) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities:
+        return self.protocol.client_capabilities
+
+    # -- completions -------------------------------------------------------------------------
+
+    async def suggest(self, uri: str, position: types.Position) -> tuple[str, types.Position] | None:
+        """The model's suggestion at `position`, or None. Never raises for a bad request."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return None
+        snap = doc.snapshot()
+        cursor = doc.cursor(position.line, position.character)
+        line, character = doc.position(cursor.offset)
+        token = self.latest.begin(uri)
+        try:
+            await self.model_ready.wait()
+            result = await self.worker.run(self._complete_job, snap, cursor, self.settings, token)
+        except asyncio.CancelledError:
+            token.cancel()  # $/cancelRequest or shutdown: stop decoding, not just the reply
+            raise
+        except CancelledError:
+            return None
+        except Exception:
+            log.exception("completion failed for %s", uri)
+            return None
+        finally:
+            self.latest.end(uri, token)
+        if result is None or not result.text:
+            return None
+        return result.text, types.Position(line=line, character=character)
+
+    def _complete_job(self, snap, cursor, settings, token):
+        model = self.model  # read on the worker thread, where swaps happen
+        if model is None:
+            return None
+        where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
+        try:
+            result = completion.complete(model, snap, cursor, settings, token)
+        except CancelledError:
+            self._log_from_worker(f"completion {where}: cancelled before decoding")
+            raise
+        gen = result.generation
+        self._log_from_worker(
+            f"completion {where}: {'multi' if result.multiline else 'single'}-line, stop={gen.stop_reason}, "
+            f"prompt={gen.prompt_tokens} evaluated={gen.evaluated_tokens} generated={gen.generated_tokens}, "
+            f"{gen.seconds * 1000:.0f} ms"
+        )
+        return result
+
+    def _log_from_worker(self, message: str) -> None:
+        """window/logMessage from the worker thread: the loop does the writing."""
+        if self._loop is not None:
+            params = types.LogMessageParams(type=types.MessageType.Log, message=f"sokuji: {message}")
+            self._loop.call_soon_threadsafe(self.window_log_message, params)
+
+
+def _client_has_inline(caps: types.ClientCapabilities) -> bool:
+    return bool(caps.text_document and caps.text_document.inline_completion is not None)
+
+
+def _settings_section(raw: Any) -> Any:
+    """Accept {"sokuji": {...}} (VS Code, eglot) and the bare section."""
+    if isinstance(raw, dict) and SECTION in raw:
+        return raw[SECTION]
+    return raw
+
+
+def create_server(model_override: str | None = None) -> SokujiServer:
+    server = SokujiServer(model_override)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: SokujiServer, params: types.InitializeParams) -> None:
+        ls.docs.encoding = str(ls.workspace.position_encoding or "utf-16")
+        ls.apply_settings(_settings_section(params.initialization_options))
+        # Offer exactly one completion style, chosen from what the client can show.
+        if _client_has_inline(params.capabilities):
+            ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline_completion)
+        else:
+            ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())(completion_request)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: SokujiServer, params: types.InitializedParams) -> None:
+        ls.start_loading()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: SokujiServer, params: types.DidChangeConfigurationParams) -> None:
+        raw = _settings_section(params.settings)
+        if raw in (None, {}) and ls.client_capabilities.workspace and ls.client_capabilities.workspace.configuration:
+            items = await ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+            raw = items[0] if items else None
+        if ls.apply_settings(raw) or ls.model_error:  # a failed load is retried on any change
+            ls.start_loading()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: SokujiServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.docs.open(item.uri, item.language_id, item.version, item.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> None:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                r = change.range
+                doc.apply_change(change.text, (r.start.line, r.start.character), (r.end.line, r.end.character))
+            else:
+                doc.apply_change(change.text)
+        doc.version = params.text_document.version
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: SokujiServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.docs.close(params.text_document.uri)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: SokujiServer, *args) -> None:
+        ls.worker.shutdown()
+
+    async def inline_completion(ls: SokujiServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        found = await ls.suggest(params.text_document.uri, params.position)
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        text, pos = found
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=text, range=types.Range(start=pos, end=pos))]
+        )
+
+    async def completion_request(ls: SokujiServer, params: types.CompletionParams) -> types.CompletionList:
+        found = await ls.suggest(params.text_document.uri, params.position)
+        if found is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        text, pos = found
+        label = text.strip().split("\n", 1)[0][:80]
+        item = types.CompletionItem(
+            label=label,
+            kind=types.CompletionItemKind.Text,
+            detail="sokuji",
+            documentation=types.MarkupContent(kind=types.MarkupKind.PlainText, value=text),
+            text_edit=types.TextEdit(range=types.Range(start=pos, end=pos), new_text=text),
+            insert_text_format=types.InsertTextFormat.PlainText,
+            sort_text="0",
+            preselect=True,
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    return server

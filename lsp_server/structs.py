@@ -1,0 +1,59 @@
+"""Values that cross layers. Leaf module: imports nothing from sokuji."""
+
+from __future__ import annotations
+
+import threading
+
+import msgspec
+
+
+class Prompt(msgspec.Struct, frozen=True):
+    """What the model should see, laid out stable-first (prefix before the cursor region)."""
+
+    prefix: str
+    suffix: str
+    language: str | None = None
+    path: str = ""
+    multiline: bool = False
+    block_indent: int = 0  # multi-line completions stop at the first line indented less
+
+
+class GenParams(msgspec.Struct, frozen=True):
+    max_tokens: int = 64
+    time_budget_ms: int = 3000
+    temperature: float = 0.0
+
+
+class Generation(msgspec.Struct, frozen=True):
+    """Raw model output and what it cost."""
+
+    text: str
+    prompt_tokens: int  # tokens in the prompt
+    evaluated_tokens: int  # prompt tokens actually run (the rest came from the KV cache)
+    generated_tokens: int
+    stop_reason: str  # "eos" | "max_tokens" | "time" | "stop" | "cancelled"
+    seconds: float
+
+
+class CancelledError(Exception):
+    """The request was cancelled or superseded; decoding stopped."""
+
+
+class CancelToken:
+    """Set by the event loop, polled by the decode loop between tokens."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise CancelledError()

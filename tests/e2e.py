@@ -1,0 +1,72 @@
+"""Start the real `sokuji serve` as a subprocess and talk to it as an editor does."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import asynccontextmanager
+
+from lsprotocol import types
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import make_test_lsp_client
+
+SERVER = [sys.executable, "-m", "lsp_server", "serve"]
+
+
+def capabilities(inline: bool, encodings: list[str] | None = None) -> types.ClientCapabilities:
+    """VS Code's capabilities, with LSP 3.18 inline completion on or off."""
+    caps = client_capabilities("visual_studio_code")
+    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities() if inline else None
+    if encodings:
+        caps.general = caps.general or types.GeneralClientCapabilities()
+        caps.general.position_encodings = encodings
+    return caps
+
+
+@asynccontextmanager
+async def session(caps: types.ClientCapabilities, options: dict | None = None, model_flag: str | None = None):
+    client = make_test_lsp_client()
+    command = SERVER + (["--model", model_flag] if model_flag else [])
+    await client.start_io(*command)
+    try:
+        result = await asyncio.wait_for(
+            client.initialize_session(
+                types.InitializeParams(capabilities=caps, initialization_options=options, root_uri=None)
+            ),
+            60,
+        )
+        client.init_result = result
+        yield client
+        await asyncio.wait_for(client.shutdown_session(), 30)
+    finally:
+        server = client._server
+        if server is not None and server.returncode is None:  # a failed test: don't wait for exit
+            await asyncio.sleep(0.5)
+            if server.returncode is None:
+                server.kill()
+        await client.stop()
+
+
+def open_doc(client, uri: str, text: str, language: str = "python", version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
+        )
+    )
+
+
+async def inline(client, uri: str, line: int, character: int) -> types.InlineCompletionList:
+    return await asyncio.wait_for(
+        client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line, character=character),
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            )
+        ),
+        120,
+    )
+
+
+def completion_logs(client) -> list[str]:
+    return [m.message for m in client.log_messages if "completion " in m.message]

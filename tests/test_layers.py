@@ -1,0 +1,29 @@
+"""Data flows one way: each layer imports only what DESIGN.md allows."""
+
+import subprocess
+import sys
+
+import pytest
+
+RULES = {
+    "lsp_server.structs": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
+    "lsp_server.config": ["lsp_server.", "pygls", "llama_cpp"],
+    "lsp_server.context.prompt": ["lsp_server.engine", "lsp_server.server", "pygls", "llama_cpp"],
+    "lsp_server.engine.model": ["lsp_server.context", "lsp_server.server", "pygls", "tree_sitter"],
+    "lsp_server.engine.worker": ["lsp_server.context", "lsp_server.server", "pygls"],
+    "lsp_server.postprocess": ["lsp_server.", "pygls", "llama_cpp"],
+    "lsp_server.completion": ["lsp_server.server", "pygls"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(RULES))
+def test_imports_stay_in_their_layer(module):
+    code = (
+        f"import sys, {module}\n"
+        f"own = {module!r}\n"
+        "print('\\n'.join(m for m in sys.modules if m != own and not own.startswith(m + '.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    for forbidden in RULES[module]:
+        leaked = [m for m in loaded if m.startswith(forbidden) and m not in ("lsp_server",)]
+        assert not leaked, f"{module} pulls in {leaked}"

@@ -1,0 +1,83 @@
+"""The local window under a token budget, completion mode, settings and output clean-up."""
+
+from lsp_server import postprocess
+from lsp_server.completion import prompt_budgets
+from lsp_server.config import Settings, decode_settings
+from lsp_server.context.prompt import STABLE_LINES, block_indent, build_prompt, is_multiline
+from lsp_server.documents import UTF16, Document
+
+
+def words(text: str) -> int:  # a stand-in tokenizer: one token per word
+    return len(text.split())
+
+
+def doc_and_cursor(text: str, line: int, col: int):
+    doc = Document("file:///t.py", "python", 1, text, UTF16)
+    return doc.snapshot(), doc.cursor(line, col)
+
+
+def test_whole_file_fits():
+    snap, cur = doc_and_cursor("a = 1\nb = a +\nprint(b)\n", 1, 7)
+    p = build_prompt(snap, cur, words, 100, 100)
+    assert (p.prefix, p.suffix) == ("a = 1\nb = a +", "\nprint(b)\n")
+    assert p.language == "python" and not p.multiline
+
+
+def test_prefix_cut_at_whole_lines_and_snapped_to_a_stable_line():
+    lines = [f"x{i} = {i}" for i in range(40)]  # 3 words each
+    snap, cur = doc_and_cursor("\n".join(lines), 39, 0)
+    p = build_prompt(snap, cur, words, 30, 10)
+    first = p.prefix.split("\n")[0]
+    n = int(first[1:].split(" ")[0])
+    assert n % STABLE_LINES == 0 and n >= 39 - 10  # within budget, starts on a stable line
+    # typing on the cursor line keeps the same first line (so the KV cache prefix survives)
+    snap2, cur2 = doc_and_cursor("\n".join(lines[:-1] + ["x39 = 3 + 4"]), 39, 11)
+    assert build_prompt(snap2, cur2, words, 30, 10).prefix.split("\n")[0] == first
+
+
+def test_suffix_nearest_lines_within_budget():
+    snap, cur = doc_and_cursor("x = \n" + "\n".join(f"y{i} = {i}" for i in range(20)), 0, 4)
+    p = build_prompt(snap, cur, words, 100, 7)
+    assert p.suffix == "\ny0 = 0\ny1 = 1"
+
+
+def test_mode_decision():
+    assert is_multiline("def f():", "")
+    assert is_multiline("    ", "")
+    assert is_multiline("function f() {", "")
+    assert not is_multiline("x = fo", "")
+    assert not is_multiline("", "return x")
+    assert block_indent("    ") == 4 and block_indent("    if x:") == 5
+
+
+def test_stop_index_single_and_multi_line():
+    assert postprocess.stop_index("foo(1)\nbar", False, 0) == 6
+    assert postprocess.stop_index("foo(1)", False, 0) is None
+    body = "return 1\n    x = 2\nprint(3)"
+    assert postprocess.stop_index(body, True, 4) == len("return 1\n    x = 2")
+    assert postprocess.stop_index("return 1\n", True, 4) is None  # next line not seen yet
+    assert postprocess.stop_index("a\n\n    b", True, 4) is None  # blank lines do not end a block
+
+
+def test_clean():
+    assert postprocess.clean("   \n", "", True) == ""
+    assert postprocess.clean("a, b)", ")\nrest", False) == "a, b"
+    assert postprocess.clean("return x  \n\n", "", True) == "return x"
+
+
+def test_budgets_fit_the_context():
+    prefix, suffix = prompt_budgets(4096, 64)
+    assert prefix + suffix <= 4096 - 64 and suffix <= 256
+    assert sum(prompt_budgets(512, 64)) <= 512 - 64
+
+
+def test_settings_decode_reports_each_bad_key_and_falls_back():
+    settings, errors = decode_settings({"maxTokens": "many", "contextSize": 10, "temperature": 0.2, "bogus": 1})
+    assert settings == Settings(temperature=0.2)
+    assert len(errors) == 3
+    assert any("'maxTokens'" in e and "64" in e for e in errors)
+    assert any("'contextSize'" in e and "4096" in e for e in errors)
+    assert any("'bogus'" in e for e in errors)
+    assert decode_settings(None) == (Settings(), [])
+    assert decode_settings([1])[0] == Settings()
+    assert decode_settings({"gpuLayers": 0, "model": "/m.gguf"})[0] == Settings(gpu_layers=0, model="/m.gguf")

@@ -1,0 +1,219 @@
+"""End to end: the real server process, the real embedded model (greedy, so repeatable)."""
+
+import asyncio
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+
+from .e2e import capabilities, completion_logs, inline, open_doc, session
+
+FIB = '''def fibonacci(n: int) -> int:
+    """Return the n-th Fibonacci number."""
+    if n < 2:
+        return n
+    
+'''
+# A top-level blank line at the end of a file: nothing ends the block early, so decoding
+# runs to maxTokens unless something stops it.
+LONG = "# A list of the fifty states of the USA, one per line, with their capitals\nSTATES = {\n"
+
+
+async def test_inline_completion_from_the_real_model():
+    async with session(capabilities(inline=True)) as client:
+        caps = client.init_result.capabilities
+        assert caps.inline_completion_provider is not None and caps.completion_provider is None
+        assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+        uri = "file:///work/fib.py"
+        open_doc(client, uri, FIB)
+        result = await inline(client, uri, 4, 4)
+        assert len(result.items) == 1
+        item = result.items[0]
+        assert item.insert_text.strip(), "the model produced no text"
+        assert "fibonacci" in item.insert_text  # the recursive call a model writes here
+        assert item.range.start == item.range.end == types.Position(line=4, character=4)
+        # the model was loaded in the background, reported with $/progress
+        reports = [r for rs in client.progress_reports.values() for r in rs]
+        assert isinstance(reports[0], types.WorkDoneProgressBegin)
+        assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+
+        # an incremental edit: the next completion sees the edited text
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(line=4, character=4), end=types.Position(line=4, character=4)),
+                    text="return fib",
+                )],
+            )
+        )
+        again = await inline(client, uri, 4, 14)
+        assert again.items and again.items[0].insert_text.startswith("onacci(")
+
+
+async def test_completion_fallback_for_clients_without_inline():
+    async with session(capabilities(inline=False)) as client:
+        caps = client.init_result.capabilities
+        assert caps.completion_provider is not None and caps.inline_completion_provider is None
+        uri = "file:///work/fib.py"
+        open_doc(client, uri, FIB)
+        result = await asyncio.wait_for(
+            client.text_document_completion_async(
+                types.CompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=4, character=4)
+                )
+            ),
+            120,
+        )
+        assert len(result.items) == 1
+        edit = result.items[0].text_edit
+        assert edit.range.start == edit.range.end == types.Position(line=4, character=4)
+        assert "fibonacci" in edit.new_text
+
+
+async def test_cancel_stops_decoding_and_the_next_request_works():
+    options = {"maxTokens": 400, "timeBudgetMs": 120000}
+    async with session(capabilities(inline=True), options) as client:
+        uri = "file:///work/states.py"
+        open_doc(client, uri, LONG)
+        await inline(client, uri, 0, 0)  # warm up: the model is loaded
+        params = types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=2, character=0),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        )
+        pending = asyncio.ensure_future(
+            client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="long-1")
+        )
+        await asyncio.sleep(1.0)  # decoding is under way
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-1"))
+        with pytest.raises(JsonRpcRequestCancelled):
+            await asyncio.wait_for(pending, 30)
+        # exactly one answer came back (the cancellation error); the next request works
+        result = await inline(client, "file:///work/states.py", 2, 0)
+        assert result.items and result.items[0].insert_text.strip()
+        logs = completion_logs(client)
+        cancelled = [m for m in logs if "stop=cancelled" in m]
+        assert cancelled, logs
+        generated = int(cancelled[0].split("generated=")[1].split(",")[0])
+        assert 0 < generated < 400  # decoding stopped between tokens, long before maxTokens
+        finished = [m for m in logs if "3:1:" in m and "stop=max_tokens" in m]
+        assert finished, logs  # the uncancelled request decoded to the end
+
+
+async def test_newer_request_for_the_same_document_wins():
+    options = {"maxTokens": 400, "timeBudgetMs": 120000}
+    async with session(capabilities(inline=True), options) as client:
+        uri = "file:///work/states.py"
+        open_doc(client, uri, LONG)
+        await inline(client, uri, 0, 0)
+        first = asyncio.ensure_future(inline(client, uri, 2, 0))
+        await asyncio.sleep(1.0)
+        second = await inline(client, uri, 1, 0)
+        older = await first
+        assert len(older.items) == 0  # superseded: answered, empty, and its decoding stopped
+        assert any("stop=cancelled" in m for m in completion_logs(client))
+        assert isinstance(second, types.InlineCompletionList)
+
+
+LINE = 'label = "😀 漢字" + na + "!"'
+NAME_LINE = 'name = "sokuji"'
+
+
+async def test_positions_in_the_negotiated_encoding():
+    """The cursor after `na` on a line with an emoji and CJK: code point 19, which is
+    column 20 in utf-16 units and 26 in utf-8 bytes. Both clients get the same suggestion,
+    placed at the column they sent."""
+    head = LINE[: LINE.index("na +") + 2]
+    assert (len(head), len(head.encode("utf-16-le")) // 2, len(head.encode())) == (19, 20, 26)
+    texts = []
+    for encoding, column in [("utf-16", 20), ("utf-8", 26)]:
+        async with session(capabilities(inline=True, encodings=[encoding])) as client:
+            assert client.init_result.capabilities.position_encoding == encoding
+            uri = "file:///work/emoji.py"
+            open_doc(client, uri, f"{NAME_LINE}\n{LINE}\n")
+            result = await inline(client, uri, 1, column)
+            logs = completion_logs(client)
+            assert any("emoji.py:2:20:" in m for m in logs), logs  # the server saw code point 19
+            assert len(result.items) == 1, logs
+            assert result.items[0].range.start == types.Position(line=1, character=column)
+            texts.append(result.items[0].insert_text)
+    assert texts[0] == texts[1]
+
+
+async def test_missing_model_one_clear_message_and_empty_results():
+    async with session(capabilities(inline=True), {"model": "/nowhere/model.gguf", "maxTokens": "lots"}) as client:
+        uri = "file:///work/fib.py"
+        open_doc(client, uri, FIB)
+        for _ in range(3):  # every request is answered, empty, without an error storm
+            result = await inline(client, uri, 4, 4)
+            assert len(result.items) == 0
+        errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert len(errors) == 1 and "/nowhere/model.gguf" in errors[0]
+        warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+        assert any("'maxTokens'" in w and "64" in w for w in warnings)
+
+        # fixing the setting loads the model: completions come back
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"sokuji": {"maxTokens": 32}})
+        )
+        result = await inline(client, uri, 4, 4)
+        assert len(result.items) == 1 and result.items[0].insert_text.strip()
+
+
+async def test_model_flag_names_a_bad_file_and_the_server_stays_up(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)  # a truncated GGUF
+    async with session(capabilities(inline=False), model_flag=str(bad)) as client:
+        uri = "file:///work/fib.py"
+        open_doc(client, uri, FIB)
+        result = await asyncio.wait_for(
+            client.text_document_completion_async(
+                types.CompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=4, character=4)
+                )
+            ),
+            60,
+        )
+        assert len(result.items) == 0
+        errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert len(errors) == 1 and "broken.gguf" in errors[0]
+
+
+def test_tcp_transport(tmp_path):
+    """`sokuji serve --tcp HOST:PORT` answers initialize over a socket."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "serve", "--tcp", f"127.0.0.1:{port}"])
+    try:
+        for _ in range(100):
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+                break
+            except OSError:
+                time.sleep(0.1)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                           "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
+        conn.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        header, _, rest = data.partition(b"\r\n\r\n")
+        length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        reply = json.loads(rest[:length])
+        assert reply["id"] == 1
+        assert reply["result"]["serverInfo"]["name"] == "sokuji"
+        assert "completionProvider" in reply["result"]["capabilities"]  # no inline capability offered
+        conn.close()
+    finally:
+        proc.kill()
+        proc.wait()
