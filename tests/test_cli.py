@@ -1,0 +1,59 @@
+"""The command line, run as a user runs it, on the embedded model."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from lsp_server.engine.embedded import embedded_model_path
+from lsp_server.engine.model import Model
+import pytest
+
+from lsp_server.structs import CancelledError, CancelToken, GenParams, Prompt
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sokuji(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lsp_server", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_complete_prints_the_completion_and_its_costs():
+    run = sokuji("complete", str(ROOT / "examples" / "fibonacci.py"), "--line", "8", "--col", "5")
+    assert run.returncode == 0, run.stderr
+    assert "fibonacci(n - 1)" in run.stdout  # the real model's greedy completion of the body
+    assert "prompt tokens: " in run.stderr and "generated tokens: " in run.stderr
+    assert "model load: " in run.stderr and "completion: " in run.stderr
+
+
+def test_complete_reports_a_missing_model_clearly(tmp_path):
+    run = sokuji("complete", str(ROOT / "examples" / "fibonacci.py"), "--line", "1", "--col", "1",
+                 "--model", str(tmp_path / "none.gguf"))
+    assert run.returncode == 1
+    assert "model file not found" in run.stderr and "none.gguf" in run.stderr
+
+
+def test_doctor_reports_build_model_and_grammars():
+    run = sokuji("doctor")
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("llama.cpp build: ") for line in lines)
+    assert any(line.startswith("GPU offload: ") for line in lines)
+    path = lines[lines.index("model:") + 1]  # the model's absolute path, on its own line
+    assert Path(path).is_absolute() and Path(path).is_file()
+    assert "architecture: gemma3" in run.stdout
+    assert "FIM template: none" in run.stdout
+    assert "grammars: python, javascript, typescript, tsx, rust, go, c, cpp, java, ruby, bash, lua" in run.stdout
+
+
+def test_time_budget_and_max_tokens_stop_decoding():
+    model = Model(embedded_model_path(), context_size=1024)
+    prompt = Prompt(prefix="# The fifty states of the USA, one per line\nSTATES = [\n", suffix="", multiline=True)
+    capped = model.complete(prompt, GenParams(max_tokens=5, time_budget_ms=60_000), CancelToken())
+    assert capped.stop_reason == "max_tokens" and capped.generated_tokens == 5
+    timed = model.complete(prompt, GenParams(max_tokens=500, time_budget_ms=50), CancelToken())
+    assert timed.stop_reason == "time" and timed.generated_tokens < 500
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(CancelledError):  # cancelled before decoding: prompt evaluation stops too
+        model.complete(Prompt(prefix="x" * 500, suffix=""), GenParams(), cancel)
+    model.close()
