@@ -68,5 +68,17 @@ async def inline(client, uri: str, line: int, character: int) -> types.InlineCom
     )
 
 
+async def complete_at(client, uri: str, line: int, character: int) -> types.CompletionList:
+    return await asyncio.wait_for(
+        client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line, character=character),
+            )
+        ),
+        120,
+    )
+
+
 def completion_logs(client) -> list[str]:
     return [m.message for m in client.log_messages if "completion " in m.message]

@@ -6,7 +6,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
-from .e2e import capabilities, completion_logs, inline, open_doc, session
+from .e2e import capabilities, complete_at, completion_logs, inline, open_doc, session
 
 FIB = '''def fibonacci(n: int) -> int:
     """Return the n-th Fibonacci number."""
@@ -57,14 +57,7 @@ async def test_completion_fallback_for_clients_without_inline():
         assert caps.completion_provider is not None and caps.inline_completion_provider is None
         uri = "file:///work/fib.py"
         open_doc(client, uri, FIB)
-        result = await asyncio.wait_for(
-            client.text_document_completion_async(
-                types.CompletionParams(
-                    text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=4, character=4)
-                )
-            ),
-            120,
-        )
+        result = await complete_at(client, uri, 4, 4)
         assert len(result.items) == 1
         edit = result.items[0].text_edit
         assert edit.range.start == edit.range.end == types.Position(line=4, character=4)
@@ -167,14 +160,7 @@ async def test_model_flag_names_a_bad_file_and_the_server_stays_up(tmp_path):
     async with session(capabilities(inline=False), model_flag=str(bad)) as client:
         uri = "file:///work/fib.py"
         open_doc(client, uri, FIB)
-        result = await asyncio.wait_for(
-            client.text_document_completion_async(
-                types.CompletionParams(
-                    text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=4, character=4)
-                )
-            ),
-            60,
-        )
+        result = await complete_at(client, uri, 4, 4)
         assert len(result.items) == 0
         errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
         assert len(errors) == 1 and "broken.gguf" in errors[0]
