@@ -9,8 +9,9 @@ from . import postprocess
 from .config import Settings
 from .context.prompt import build_prompt
 from .documents import Cursor, Snapshot
-from .engine.embedded import embedded_model_path
+from .engine.embedded import cache_dir, embedded_model_path
 from .engine.model import Model
+from .results import ResultCache
 from .structs import CancelToken, Generation, GenParams
 
 SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
@@ -29,7 +30,14 @@ def model_path(settings: Settings, override: str | None = None) -> str:
 
 
 def load_model(settings: Settings, override: str | None = None) -> Model:
-    return Model(model_path(settings, override), settings.gpu_layers, settings.context_size)
+    return Model(
+        model_path(settings, override),
+        settings.gpu_layers,
+        settings.context_size,
+        kv_mode=settings.kv_cache,
+        kv_budget_bytes=settings.kv_cache_mb << 20,
+        kv_persist_dir=cache_dir() / "kv" if settings.kv_cache_persist else None,
+    )
 
 
 def prompt_budgets(context_size: int, max_tokens: int) -> tuple[int, int]:
@@ -39,13 +47,29 @@ def prompt_budgets(context_size: int, max_tokens: int) -> tuple[int, int]:
     return min(1536, room - suffix), suffix
 
 
-def complete(model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, cancel: CancelToken) -> Completion:
+def complete(
+    model: Model,
+    snap: Snapshot,
+    cursor: Cursor,
+    settings: Settings,
+    cancel: CancelToken,
+    results: ResultCache | None = None,
+) -> Completion:
     cancel.check()
     prefix_budget, suffix_budget = prompt_budgets(model.info.context_size, settings.max_tokens)
     prompt = build_prompt(snap, cursor, model.count_tokens, prefix_budget, suffix_budget)
+    if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
+        # the user typed the start of a suggestion we made: serve the rest, no model call
+        return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))
     params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature)
     gen = model.complete(
-        prompt, params, cancel, stop=lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent)
+        prompt,
+        params,
+        cancel,
+        stop=lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent),
+        key=snap.uri,
     )
     text = "" if gen.stop_reason == "cancelled" else postprocess.clean(gen.text, prompt.suffix, prompt.multiline)
+    if results is not None and text:
+        results.put(prompt.prefix, prompt.suffix, text)
     return Completion(text, prompt.multiline, gen)

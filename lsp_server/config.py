@@ -6,7 +6,7 @@ with the value used instead, and the default takes its place.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -18,6 +18,9 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     max_tokens: int = 64  # most tokens generated per completion
     time_budget_ms: int = 3000  # stop decoding after this long, keep what we have
     temperature: float = 0.0  # 0 = greedy (repeatable)
+    kv_cache: Literal["perFile", "shared", "off"] = "perFile"  # KV state per file / one shared / none
+    kv_cache_mb: int = 0  # memory for per-file KV states; 0 = a tenth of free RAM (64 MiB..2 GiB)
+    kv_cache_persist: bool = True  # keep per-file KV states on disk across restarts
 
 
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -26,6 +29,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "maxTokens": (1, 4096),
     "timeBudgetMs": (50, 600_000),
     "temperature": (0.0, 5.0),
+    "kvCacheMb": (0, 1_048_576),
 }
 
 

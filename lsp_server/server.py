@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
+import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from . import __version__, completion
 from .config import Settings, decode_settings
 from .documents import Documents
 from .engine.model import Model, ModelError
 from .engine.worker import LatestWins, Worker
+from .results import ResultCache
 from .structs import CancelledError
+from .watcher import Watcher
 
 log = logging.getLogger("sokuji")
 SECTION = "sokuji"
@@ -35,6 +42,10 @@ class SokujiServer(LanguageServer):
         self._load_task: asyncio.Task[None] | None = None
         self._progress_id = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.results = ResultCache()  # touched only on the worker thread
+        self.watcher: Watcher | None = None
+        self.served = 0
+        self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
 
     # -- settings and the model -------------------------------------------------------------
 
@@ -44,9 +55,8 @@ class SokujiServer(LanguageServer):
         for message in errors:
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
         old, self.settings = self.settings, settings
-        return (old.model, old.gpu_layers, old.context_size) != (
-            settings.model, settings.gpu_layers, settings.context_size
-        )
+        model_keys = ("model", "gpu_layers", "context_size", "kv_cache", "kv_cache_mb", "kv_cache_persist")
+        return any(getattr(old, k) != getattr(settings, k) for k in model_keys)
 
     def start_loading(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -78,6 +88,7 @@ class SokujiServer(LanguageServer):
     def _swap_model(self, settings: Settings):
         """Worker thread: drop the old model, load the new one."""
         old, self.model = self.model, None
+        self.results.clear()  # suggestions of another model or settings are stale
         if old is not None:
             old.close()
         self.model = completion.load_model(settings, self.model_override)
@@ -115,6 +126,7 @@ class SokujiServer(LanguageServer):
         cursor = doc.cursor(position.line, position.character)
         line, character = doc.position(cursor.offset)
         token = self.latest.begin(uri)
+        started = time.monotonic()
         try:
             await self.model_ready.wait()
             result = await self.worker.run(self._complete_job, snap, cursor, self.settings, token)
@@ -128,6 +140,8 @@ class SokujiServer(LanguageServer):
             return None
         finally:
             self.latest.end(uri, token)
+        self.served += 1
+        self.latencies.append(time.monotonic() - started)
         if result is None or not result.text:
             return None
         return result.text, types.Position(line=line, character=character)
@@ -138,7 +152,7 @@ class SokujiServer(LanguageServer):
             return None
         where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
         try:
-            result = completion.complete(model, snap, cursor, settings, token)
+            result = completion.complete(model, snap, cursor, settings, token, self.results)
         except CancelledError:
             self._log_from_worker(f"completion {where}: cancelled before decoding")
             raise
@@ -149,6 +163,43 @@ class SokujiServer(LanguageServer):
             f"{gen.seconds * 1000:.0f} ms"
         )
         return result
+
+    # -- per-file state ----------------------------------------------------------------------
+
+    def forget(self, uri: str) -> None:
+        """Drop a file's KV state (closed, or changed on disk); runs on the worker in order."""
+        asyncio.ensure_future(self.worker.run(self._forget_job, uri))
+
+    def _forget_job(self, uri: str) -> None:
+        if self.model is not None:
+            self.model.forget(uri)
+
+    def _persist_job(self) -> None:
+        if self.model is not None:
+            self.model.persist()
+
+    def stats(self) -> dict[str, Any]:
+        model = self.model
+        kv = model.states if model is not None else None
+        lat = sorted(self.latencies)
+        pct = statistics.quantiles(lat, n=20, method="inclusive") if len(lat) >= 2 else lat * 19
+        return {
+            "requestsServed": self.served,
+            "promptTokensEvaluated": model.evaluated_tokens if model else 0,
+            "promptTokensReused": model.reused_tokens if model else 0,
+            "kvCache": self.settings.kv_cache,
+            "kvHits": kv.stats.hits if kv else 0,
+            "kvMisses": kv.stats.misses if kv else 0,
+            "kvEvictions": kv.stats.evictions if kv else 0,
+            "kvDiskHits": kv.stats.disk_hits if kv else 0,
+            "kvFiles": len(kv) if kv else 0,
+            "kvBytesHeld": kv.bytes_held if kv else 0,
+            "kvBudgetBytes": kv.budget_bytes if kv else 0,
+            "resultCacheHits": self.results.hits,
+            "resultCacheMisses": self.results.misses,
+            "latencyP50Ms": round(pct[9] * 1000, 1) if pct else None,
+            "latencyP95Ms": round(pct[18] * 1000, 1) if pct else None,
+        }
 
     def _log_from_worker(self, message: str) -> None:
         """window/logMessage from the worker thread: the loop does the writing."""
@@ -182,8 +233,18 @@ def create_server(model_override: str | None = None) -> SokujiServer:
             ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())(completion_request)
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: SokujiServer, params: types.InitializedParams) -> None:
+    async def initialized(ls: SokujiServer, params: types.InitializedParams) -> None:
         ls.start_loading()
+        folders = [Path(p) for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri))]
+        if not folders and ls.workspace.root_path:
+            folders = [Path(ls.workspace.root_path)]
+        if folders:
+            ls.watcher = Watcher(asyncio.get_running_loop(), ls.forget)
+            await asyncio.get_running_loop().run_in_executor(None, ls.watcher.watch, folders)
+
+    @server.command("sokuji.stats")
+    def stats_command(ls: SokujiServer, *args) -> dict:
+        return ls.stats()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: SokujiServer, params: types.DidChangeConfigurationParams) -> None:
@@ -217,9 +278,17 @@ def create_server(model_override: str | None = None) -> SokujiServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SokujiServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.docs.close(params.text_document.uri)
+        ls.forget(params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: SokujiServer, *args) -> None:
+    async def shutdown(ls: SokujiServer, *args) -> None:
+        if ls.watcher is not None:
+            ls.watcher.stop()
+        ls.latest.cancel_all()  # in-flight decoding stops now, not at its time budget
+        try:  # keep the warm states for the next start (kvCachePersist)
+            await asyncio.wait_for(ls.worker.run(ls._persist_job), 30)
+        except Exception:
+            log.exception("could not persist KV states")
         ls.worker.shutdown()
 
     async def inline_completion(ls: SokujiServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:

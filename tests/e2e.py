@@ -24,14 +24,16 @@ def capabilities(inline: bool, encodings: list[str] | None = None) -> types.Clie
 
 
 @asynccontextmanager
-async def session(caps: types.ClientCapabilities, options: dict | None = None, model_flag: str | None = None):
+async def session(
+    caps: types.ClientCapabilities, options: dict | None = None, model_flag: str | None = None, root_uri: str | None = None
+):
     client = make_test_lsp_client()
     command = SERVER + (["--model", model_flag] if model_flag else [])
     await client.start_io(*command)
     try:
         result = await asyncio.wait_for(
             client.initialize_session(
-                types.InitializeParams(capabilities=caps, initialization_options=options, root_uri=None)
+                types.InitializeParams(capabilities=caps, initialization_options=options, root_uri=root_uri)
             ),
             60,
         )

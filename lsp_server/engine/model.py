@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import array
 import codecs
+import ctypes
 import os
 import time
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from ..structs import CancelToken, Generation, GenParams, Prompt
 from . import fim
+from .kv_cache import FileState, KVStates, default_budget_bytes, model_fingerprint
 
 PREFILL_CHUNK = 64  # prompt tokens evaluated between two cancellation checks
 
@@ -51,9 +54,25 @@ def _check_file(path: str) -> Path:
     return file.resolve()
 
 
+KV_MODES = ("perFile", "shared", "off")
+
+
 class Model:
-    def __init__(self, path: str, gpu_layers: int = -1, context_size: int = 4096, vocab_only: bool = False):
+    def __init__(
+        self,
+        path: str,
+        gpu_layers: int = -1,
+        context_size: int = 4096,
+        vocab_only: bool = False,
+        kv_mode: str = "perFile",
+        kv_budget_bytes: int = 0,
+        kv_persist_dir: Path | None = None,
+    ):
+        """kv_mode: "perFile" keeps a KV state per file; "shared" keeps only the one context's
+        prefix (llama-cpp-python's default reuse); "off" evaluates every prompt in full."""
         import llama_cpp
+
+        self._llama_cpp = llama_cpp
 
         file = _check_file(path)
         threads = max(1, os.cpu_count() or 1)
@@ -74,6 +93,15 @@ class Model:
         self._is_control = lambda tok: bool(llama_cpp.llama_vocab_is_control(vocab, tok))
         self._bos = self.llm.tokenize(b"", add_bos=True)  # [] when the model adds no BOS
         self.fim = fim.detect(self.special_token)
+        self.kv_mode = kv_mode
+        self.states: KVStates | None = None
+        if kv_mode == "perFile" and not vocab_only:
+            self.states = KVStates(
+                kv_budget_bytes or default_budget_bytes(), model_fingerprint(str(file)), context_size, kv_persist_dir
+            )
+        self._resident: str | None = None  # the file whose tokens the context holds
+        self.reused_tokens = 0  # prompt tokens served from a KV cache, over this model's life
+        self.evaluated_tokens = 0
         meta = self.llm.metadata
         self.info = ModelInfo(
             path=str(file),
@@ -121,15 +149,21 @@ class Model:
         params: GenParams,
         cancel: CancelToken,
         stop: Callable[[str], int | None] = lambda text: None,
+        key: str = "",
     ) -> Generation:
         """Generate at most max_tokens, within the time budget, until EOS or until `stop`
-        returns where to cut the text (checked after every token, so we stop early)."""
+        returns where to cut the text (checked after every token, so we stop early).
+        `key` names the file, whose own KV state is restored first (perFile mode)."""
         started = time.monotonic()
         tokens = self.prompt_tokens(prompt)
         room = self.llm.n_ctx() - params.max_tokens
         if len(tokens) > room:  # keep the end of the prompt: the cursor is there
             tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
+        if self.states is not None and key != self._resident:
+            self._switch_to(key, tokens)
         evaluated = self._prefill(tokens, cancel)
+        self.evaluated_tokens += evaluated
+        self.reused_tokens += len(tokens) - evaluated
 
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         text = ""
@@ -176,7 +210,12 @@ class Model:
         many tokens were actually evaluated (the last one is evaluated by generate()).
         """
         llm = self.llm
-        cached = llm.longest_token_prefix(llm._input_ids.tolist(), tokens)
+        cached = 0 if self.kv_mode == "off" else llm.longest_token_prefix(llm._input_ids.tolist(), tokens)
+        if cached < PREFILL_CHUNK:
+            # Reusing a few tokens (BOS, a shared header) saves little, but would shift every
+            # batch boundary; llama.cpp's numerics depend on batch composition, so greedy output
+            # could then differ from a cold start. Start over: same chunks, same answer.
+            cached = 0
         cached = min(cached, len(tokens) - 1)
         llm.n_tokens = cached  # eval() drops the KV cells past n_tokens before decoding
         for start in range(cached, len(tokens) - 1, PREFILL_CHUNK):
@@ -184,3 +223,52 @@ class Model:
             llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
         cancel.check()
         return len(tokens) - cached
+
+    # -- per-file KV states ---------------------------------------------------------------
+
+    def _switch_to(self, key: str, tokens: list[int]) -> None:
+        """Stash the resident file's state, then restore `key`'s if it shares more of the prompt."""
+        assert self.states is not None
+        if self._resident is not None and self.llm.n_tokens > 0:
+            self.states.put(self._resident, self._capture())
+        state = self.states.take(key)
+        if state is not None:
+            llm = self.llm
+            if llm.longest_token_prefix(state.tokens, tokens) > llm.longest_token_prefix(llm._input_ids.tolist(), tokens):
+                self._restore(state)
+        self._resident = key
+
+    def _capture(self) -> FileState:
+        llm, lc = self.llm, self._llama_cpp
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # cells past n_tokens belong to no prompt
+        size = lc.llama_state_seq_get_size(llm.ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = lc.llama_state_seq_get_data(llm.ctx, buf, size, 0)
+        return FileState(array.array("i", llm._input_ids.tolist()), ctypes.string_at(buf, written))
+
+    def _restore(self, state: FileState) -> None:
+        llm, lc = self.llm, self._llama_cpp
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llm.n_tokens = 0
+        buf = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
+        if lc.llama_state_seq_set_data(llm.ctx, buf, len(state.data), 0) == 0:
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)  # a state llama.cpp refuses: start cold
+            return
+        n = len(state.tokens)
+        llm.input_ids[:n] = state.tokens
+        llm.n_tokens = n
+
+    def forget(self, key: str) -> None:
+        """Drop a file's state: it was closed, or changed outside the editor."""
+        if self.states is not None:
+            self.states.drop(key)
+        if key == self._resident:
+            self._resident = None
+
+    def persist(self) -> None:
+        """Write every held state to disk (at shutdown), the resident file's included."""
+        if self.states is None or self.states.persist_dir is None:
+            return
+        if self._resident is not None and self.llm.n_tokens > 0:
+            self.states.put(self._resident, self._capture())
+        self.states.persist_all()

@@ -39,3 +39,7 @@ class LatestWins:
     def end(self, key: str, token: CancelToken) -> None:
         if self._tokens.get(key) is token:
             del self._tokens[key]
+
+    def cancel_all(self) -> None:
+        for token in self._tokens.values():
+            token.cancel()

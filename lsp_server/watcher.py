@@ -1,0 +1,56 @@
+"""Files changed on disk outside the editor, from a watchdog observer thread, handed to the
+event loop (the only place state changes)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+log = logging.getLogger("sokuji.watcher")
+IGNORED_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", "target", "build"}
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
+        self._loop = loop
+        self._on_change = on_change
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory or event.event_type in ("opened", "closed_no_write"):
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if not raw:
+                continue
+            path = Path(raw if isinstance(raw, str) else raw.decode(errors="replace"))
+            if IGNORED_DIRS.isdisjoint(path.parts):
+                self._loop.call_soon_threadsafe(self._on_change, path.as_uri())
+
+
+class Watcher:
+    """Watches workspace folders recursively; `on_change(uri)` runs on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
+        self._observer = Observer()
+        self._observer.daemon = True
+        self._handler = _Handler(loop, on_change)
+        self._started = False
+
+    def watch(self, folders: list[Path]) -> None:
+        for folder in folders:
+            if folder.is_dir():
+                try:
+                    self._observer.schedule(self._handler, str(folder), recursive=True)
+                except OSError as exc:  # e.g. out of inotify watches: degrade, keep serving
+                    log.warning("cannot watch %s: %s", folder, exc)
+        if not self._started:
+            self._observer.start()
+            self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self._observer.stop()
