@@ -28,6 +28,7 @@ def _complete(args: argparse.Namespace) -> int:
     from .completion import complete, load_model
     from .config import Settings
     from .documents import Document
+    from .engine.devices import gpu_warning
     from .engine.model import ModelError
     from .structs import CancelToken
 
@@ -37,7 +38,9 @@ def _complete(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"sokuji: cannot read {path}: {exc}", file=sys.stderr)
         return 2
-    settings = Settings(max_tokens=args.max_tokens, gpu_layers=args.gpu_layers, context_size=args.context_size)
+    settings = Settings(
+        max_tokens=args.max_tokens, gpu_layers=args.gpu_layers, context_size=args.context_size, kv_cache_persist=False
+    )
     started = time.monotonic()
     try:
         model = load_model(settings, args.model)
@@ -45,6 +48,8 @@ def _complete(args: argparse.Namespace) -> int:
         print(f"sokuji: {exc}", file=sys.stderr)
         return 1
     load_s = time.monotonic() - started
+    if warning := gpu_warning(settings.gpu_layers, model.info.gpu_offload):
+        print(warning, file=sys.stderr)
     doc = Document(path.resolve().as_uri(), "", 0, text, "utf-32")  # --col counts characters
     cursor = doc.cursor(args.line - 1, args.col - 1)
     result = complete(model, doc.snapshot(), cursor, settings, CancelToken())
@@ -66,6 +71,7 @@ def _doctor(args: argparse.Namespace) -> int:
     import llama_cpp
 
     from .context.languages import grammar_names, ts_language
+    from .engine.devices import devices
     from .engine.embedded import embedded_model_path
     from .engine.model import Model, ModelError, gpu_offload_supported
 
@@ -74,6 +80,9 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"llama.cpp build: {llama_cpp.llama_print_system_info().decode(errors='replace').strip()}")
     gpu = gpu_offload_supported()
     print(f"GPU offload: {'available' if gpu else 'not in this build (CPU only)'}")
+    for dev in devices():
+        memory = f", {dev.free_bytes / 2**30:.1f} GiB free of {dev.total_bytes / 2**30:.1f} GiB" if dev.total_bytes else ""
+        print(f"device: {dev.kind.upper()} {dev.name} ({dev.description}{memory})")
     ok = True
     try:
         path = args.model or embedded_model_path()
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--col", type=int, required=True, help="1-based column, in characters")
     comp.add_argument("--model", help="GGUF file (default: the embedded model)")
     comp.add_argument("--max-tokens", type=int, default=64)
-    comp.add_argument("--gpu-layers", type=int, default=-1)
+    comp.add_argument("--gpu-layers", type=int, default=None, help="layers on the GPU (default: all when there is one)")
     comp.add_argument("--context-size", type=int, default=4096)
     comp.set_defaults(func=_complete)
 

@@ -32,7 +32,7 @@ def model_path(settings: Settings, override: str | None = None) -> str:
 def load_model(settings: Settings, override: str | None = None) -> Model:
     return Model(
         model_path(settings, override),
-        settings.gpu_layers,
+        -1 if settings.gpu_layers is None else settings.gpu_layers,
         settings.context_size,
         kv_mode=settings.kv_cache,
         kv_budget_bytes=settings.kv_cache_mb << 20,

@@ -13,7 +13,7 @@ import msgspec
 
 class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fields=False):
     model: str | None = None  # path to a GGUF file; None = the embedded default model
-    gpu_layers: int = -1  # layers offloaded to the GPU; -1 = all (ignored by CPU builds)
+    gpu_layers: int | None = None  # layers offloaded to the GPU; None = all when there is a GPU, -1 = all, 0 = none
     context_size: int = 4096  # llama.cpp context window, in tokens
     max_tokens: int = 64  # most tokens generated per completion
     time_budget_ms: int = 3000  # stop decoding after this long, keep what we have

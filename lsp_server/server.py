@@ -18,6 +18,7 @@ from pygls.uris import to_fs_path
 from . import __version__, completion
 from .config import Settings, decode_settings
 from .documents import Documents
+from .engine.devices import gpu_warning
 from .engine.model import Model, ModelError
 from .engine.worker import LatestWins, Worker
 from .results import ResultCache
@@ -71,6 +72,8 @@ class SokujiServer(LanguageServer):
             self.model_error = None
             info = await self.worker.run(self._swap_model, settings)
             message = f"{info.name} ({info.architecture}, FIM: {info.fim or 'none, prefix-only'})"
+            if warning := gpu_warning(settings.gpu_layers, info.gpu_offload):
+                self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=warning))
         except (ModelError, OSError, ValueError) as exc:
             self.model_error = str(exc)
             message = "failed"

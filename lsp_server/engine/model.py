@@ -15,7 +15,11 @@ from ..structs import CancelToken, Generation, GenParams, Prompt
 from . import fim
 from .kv_cache import FileState, KVStates, default_budget_bytes, model_fingerprint
 
-PREFILL_CHUNK = 64  # prompt tokens evaluated between two cancellation checks
+# Prompt tokens evaluated between two cancellation checks. Measured on 2 CPU cores with
+# gemma-3-270m, 1.5k-token prompt: 64 -> 544 tok/s, 128 -> 587, 256 -> 609, 512 -> 585;
+# 128 keeps a cancel within ~0.2 s there for 7% more throughput than 64.
+PREFILL_CHUNK = 128
+SMALL_REUSE = 64  # a cached prefix shorter than this is re-evaluated (see _prefill)
 
 
 class ModelError(Exception):
@@ -211,7 +215,7 @@ class Model:
         """
         llm = self.llm
         cached = 0 if self.kv_mode == "off" else llm.longest_token_prefix(llm._input_ids.tolist(), tokens)
-        if cached < PREFILL_CHUNK:
+        if cached < SMALL_REUSE:
             # Reusing a few tokens (BOS, a shared header) saves little, but would shift every
             # batch boundary; llama.cpp's numerics depend on batch composition, so greedy output
             # could then differ from a cold start. Start over: same chunks, same answer.
