@@ -60,9 +60,9 @@ class SokujiServer(LanguageServer):
         return any(getattr(old, k) != getattr(settings, k) for k in model_keys)
 
     def start_loading(self) -> None:
+        # An earlier load still running is not cancelled: the worker runs loads in order,
+        # so requests queued after this one always see the newest model.
         self._loop = asyncio.get_running_loop()
-        if self._load_task is not None:
-            self._load_task.cancel()
         self.model_ready.clear()
         self._load_task = asyncio.ensure_future(self._load(self.settings))
 
@@ -74,7 +74,9 @@ class SokujiServer(LanguageServer):
             message = f"{info.name} ({info.architecture}, FIM: {info.fim or 'none, prefix-only'})"
             if warning := gpu_warning(settings.gpu_layers, info.gpu_offload):
                 self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=warning))
-        except (ModelError, OSError, ValueError) as exc:
+        except Exception as exc:  # ModelError, or anything llama.cpp raises: report, keep serving
+            if not isinstance(exc, (ModelError, OSError, ValueError)):
+                log.exception("model load failed")
             self.model_error = str(exc)
             message = "failed"
             self.window_show_message(
@@ -173,6 +175,27 @@ class SokujiServer(LanguageServer):
         """Drop a file's KV state (closed, or changed on disk); runs on the worker in order."""
         asyncio.ensure_future(self.worker.run(self._forget_job, uri))
 
+    def on_disk_change(self, uri: str) -> None:
+        """A watched file changed on disk. The editor saving an open buffer is not a change
+        from outside: its state stays while the disk text equals the buffer."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            self.forget(uri)
+            return
+        text = doc.text
+        asyncio.ensure_future(self._forget_if_differs(uri, text))
+
+    async def _forget_if_differs(self, uri: str, text: str) -> None:
+        path = to_fs_path(uri)
+        try:
+            on_disk = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: Path(path).read_text(encoding="utf-8", errors="replace") if path else None
+            )
+        except OSError:
+            on_disk = None  # deleted or unreadable: not what the editor holds
+        if on_disk != text:
+            self.forget(uri)
+
     def _forget_job(self, uri: str) -> None:
         if self.model is not None:
             self.model.forget(uri)
@@ -242,7 +265,7 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         if not folders and ls.workspace.root_path:
             folders = [Path(ls.workspace.root_path)]
         if folders:
-            ls.watcher = Watcher(asyncio.get_running_loop(), ls.forget)
+            ls.watcher = Watcher(asyncio.get_running_loop(), ls.on_disk_change)
             await asyncio.get_running_loop().run_in_executor(None, ls.watcher.watch, folders)
 
     @server.command("sokuji.stats")

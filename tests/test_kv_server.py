@@ -91,6 +91,12 @@ async def test_stats_result_reuse_and_stale_states(tmp_path):
         assert s3["resultCacheHits"] == 2 and s3["promptTokensEvaluated"] == evaluated_before
         assert s3["requestsServed"] == 5 and s3["latencyP50Ms"] is not None
 
+        # the editor saves b.py (disk text = buffer): b's state stays
+        assert (await stats(client))["kvFiles"] == 1
+        b_path.write_text(B)
+        await asyncio.sleep(1.0)
+        assert (await stats(client))["kvFiles"] == 1
+
         # b.py changes on disk outside the editor: its state is dropped
         await inline(client, b, *at_end(B))  # a is stashed, b resident
         await inline(client, a, line, col + 2)  # b stashed
