@@ -221,7 +221,8 @@ class Model:
             # could then differ from a cold start. Start over: same chunks, same answer.
             cached = 0
         cached = min(cached, len(tokens) - 1)
-        llm.n_tokens = cached  # eval() drops the KV cells past n_tokens before decoding
+        llm.n_tokens = cached
+        llm._ctx.kv_cache_seq_rm(-1, cached, -1)  # cells past the shared prefix belong to an older prompt
         for start in range(cached, len(tokens) - 1, PREFILL_CHUNK):
             cancel.check()
             llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
