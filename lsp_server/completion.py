@@ -3,16 +3,18 @@ snapshot -> context -> engine -> postprocess. Runs on the engine worker thread."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import postprocess
 from .config import Settings
 from .context.prompt import build_prompt
+from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
 from .engine.embedded import cache_dir, embedded_model_path
 from .engine.model import Model
 from .results import ResultCache
-from .structs import CancelToken, Generation, GenParams
+from .structs import CancelToken, Generation, GenParams, Prompt
 
 SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
 
@@ -47,6 +49,13 @@ def prompt_budgets(context_size: int, max_tokens: int) -> tuple[int, int]:
     return min(1536, room - suffix), suffix
 
 
+def finish(raw: str, prompt: Prompt, parse_errors: Callable[[str], int] | None = None) -> str:
+    """Post-processing of raw model text for this prompt (the server's, and the benchmark's)."""
+    return postprocess.finish(
+        raw, prompt.prefix, prompt.suffix, prompt.multiline, prompt.block_indent, prompt.language, parse_errors
+    )
+
+
 def complete(
     model: Model,
     snap: Snapshot,
@@ -56,6 +65,8 @@ def complete(
     results: ResultCache | None = None,
 ) -> Completion:
     cancel.check()
+    if completion_mode(snap, cursor) == "skip":  # inside a string or comment, after the last bracket, ...
+        return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
     prefix_budget, suffix_budget = prompt_budgets(model.info.context_size, settings.max_tokens)
     prompt = build_prompt(snap, cursor, model.count_tokens, prefix_budget, suffix_budget)
     if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
@@ -66,10 +77,10 @@ def complete(
         prompt,
         params,
         cancel,
-        stop=lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent),
+        stop=lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent, prompt.language),
         key=snap.uri,
     )
-    text = "" if gen.stop_reason == "cancelled" else postprocess.clean(gen.text, prompt.suffix, prompt.multiline)
+    text = "" if gen.stop_reason == "cancelled" else finish(gen.text, prompt, error_counter(snap, cursor))
     if results is not None and text:
         results.put(prompt.prefix, prompt.suffix, text)
     return Completion(text, prompt.multiline, gen)

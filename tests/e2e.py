@@ -27,6 +27,9 @@ def capabilities(inline: bool, encodings: list[str] | None = None) -> types.Clie
 async def session(
     caps: types.ClientCapabilities, options: dict | None = None, model_flag: str | None = None, root_uri: str | None = None
 ):
+    # States persisted by earlier runs would make results depend on history: tests start cold.
+    # A generous time budget: assertions are about what the model writes, not how fast.
+    options = {"kvCachePersist": False, "timeBudgetMs": 60_000, **(options or {})}
     client = make_test_lsp_client()
     command = SERVER + (["--model", model_flag] if model_flag else [])
     await client.start_io(*command)

@@ -20,7 +20,7 @@ def test_whole_file_fits():
     snap, cur = doc_and_cursor("a = 1\nb = a +\nprint(b)\n", 1, 7)
     p = build_prompt(snap, cur, words, 100, 100)
     assert (p.prefix, p.suffix) == ("a = 1\nb = a +", "\nprint(b)\n")
-    assert p.language == "python" and not p.multiline
+    assert p.language == "python" and p.multiline  # end of a line
 
 
 def test_prefix_cut_at_whole_lines_and_snapped_to_a_stable_line():
@@ -45,9 +45,13 @@ def test_mode_decision():
     assert is_multiline("def f():", "")
     assert is_multiline("    ", "")
     assert is_multiline("function f() {", "")
-    assert not is_multiline("x = fo", "")
+    assert is_multiline("x = fo", "")  # end of the line: it may go on to the next lines
+    assert not is_multiline("x = fo", ")")
     assert not is_multiline("", "return x")
     assert block_indent("    ") == 4 and block_indent("    if x:") == 5
+    assert block_indent("", '    """') == 4  # column 0 of a blank line: the block of the line above
+    assert block_indent("", "def f():") == 1
+    assert block_indent("    x = 1") == 4  # not a block opener: stay at its level
 
 
 def test_stop_index_single_and_multi_line():
@@ -59,10 +63,10 @@ def test_stop_index_single_and_multi_line():
     assert postprocess.stop_index("a\n\n    b", True, 4) is None  # blank lines do not end a block
 
 
-def test_clean():
-    assert postprocess.clean("   \n", "", True) == ""
-    assert postprocess.clean("a, b)", ")\nrest", False) == "a, b"
-    assert postprocess.clean("return x  \n\n", "", True) == "return x"
+def test_finish_basics():
+    assert postprocess.finish("   \n", "", "", True, 0) == ""
+    assert postprocess.finish("a, b)", "foo(", ")\nrest", False, 0) == "a, b"
+    assert postprocess.finish("return x  \n\n", "", "", True, 0) == "return x"
 
 
 def test_budgets_fit_the_context():

@@ -14,9 +14,8 @@ FIB = '''def fibonacci(n: int) -> int:
         return n
     
 '''
-# A top-level blank line at the end of a file: nothing ends the block early, so decoding
-# runs to maxTokens unless something stops it.
-LONG = "# A list of the fifty states of the USA, one per line, with their capitals\nSTATES = {\n"
+# Plain text (no grammar, no block to leave): decoding runs to maxTokens unless stopped.
+LONG = "The fifty states of the USA, one per line, with their capitals:\n\nAlabama: Montgomery\n"
 
 
 async def test_inline_completion_from_the_real_model():
@@ -67,12 +66,12 @@ async def test_completion_fallback_for_clients_without_inline():
 async def test_cancel_stops_decoding_and_the_next_request_works():
     options = {"maxTokens": 400, "timeBudgetMs": 120000}
     async with session(capabilities(inline=True), options) as client:
-        uri = "file:///work/states.py"
-        open_doc(client, uri, LONG)
+        uri = "file:///work/states.txt"
+        open_doc(client, uri, LONG, language="plaintext")
         await inline(client, uri, 0, 0)  # warm up: the model is loaded
         params = types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=2, character=0),
+            position=types.Position(line=3, character=0),
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
         )
         pending = asyncio.ensure_future(
@@ -83,24 +82,24 @@ async def test_cancel_stops_decoding_and_the_next_request_works():
         with pytest.raises(JsonRpcRequestCancelled):
             await asyncio.wait_for(pending, 30)
         # exactly one answer came back (the cancellation error); the next request works
-        result = await inline(client, "file:///work/states.py", 2, 0)
+        result = await inline(client, uri, 3, 0)
         assert result.items and result.items[0].insert_text.strip()
         logs = completion_logs(client)
         cancelled = [m for m in logs if "stop=cancelled" in m]
         assert cancelled, logs
         generated = int(cancelled[0].split("generated=")[1].split(",")[0])
         assert 0 < generated < 400  # decoding stopped between tokens, long before maxTokens
-        finished = [m for m in logs if "3:1:" in m and "stop=max_tokens" in m]
+        finished = [m for m in logs if "4:1:" in m and "stop=max_tokens" in m]
         assert finished, logs  # the uncancelled request decoded to the end
 
 
 async def test_newer_request_for_the_same_document_wins():
     options = {"maxTokens": 400, "timeBudgetMs": 120000}
     async with session(capabilities(inline=True), options) as client:
-        uri = "file:///work/states.py"
-        open_doc(client, uri, LONG)
+        uri = "file:///work/states.txt"
+        open_doc(client, uri, LONG, language="plaintext")
         await inline(client, uri, 0, 0)
-        first = asyncio.ensure_future(inline(client, uri, 2, 0))
+        first = asyncio.ensure_future(inline(client, uri, 3, 0))
         await asyncio.sleep(1.0)
         second = await inline(client, uri, 1, 0)
         older = await first

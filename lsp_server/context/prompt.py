@@ -15,20 +15,23 @@ CountTokens = Callable[[str], int]
 STABLE_LINES = 16
 
 
-def block_indent(line_before: str) -> int:
+OPENERS = (":", "{", "(", "[", "=>", " do", " then")
+
+
+def block_indent(line_before: str, previous_line: str = "") -> int:
     """Indentation that lines of a multi-line completion must keep to stay in the block."""
     if not line_before.strip():
-        return len(line_before)  # blank line: the block is where the cursor is
-    head = line_before[: len(line_before) - len(line_before.lstrip(" \t"))]
-    return len(head) + 1  # the line opens a block: its body is indented deeper
+        if line_before or not previous_line.strip():
+            return len(line_before)  # blank line: the block is where the cursor is
+        line_before = previous_line  # column 0 of a blank line: the block of the line above
+    indent = len(line_before) - len(line_before.lstrip(" \t"))
+    return indent + 1 if line_before.rstrip().endswith(OPENERS) else indent  # a block opener's body is deeper
 
 
 def is_multiline(line_before: str, line_after: str) -> bool:
-    """Multi-line on a blank line or after a line that opens a block; single-line mid-line."""
-    if line_after.strip():
-        return False
-    head = line_before.rstrip()
-    return not head or head.endswith((":", "{", "(", "[", "=>", " do", " then"))
+    """Multi-line at the end of a line or on a blank line (the suggestion may go on to the
+    next lines, cut where it leaves the block); single-line with text after the cursor."""
+    return not line_after.strip()
 
 
 def build_prompt(
@@ -73,5 +76,5 @@ def build_prompt(
         language=snap.language,
         path=snap.uri,
         multiline=is_multiline(before_lines[-1], after_lines[0]),
-        block_indent=block_indent(before_lines[-1]),
+        block_indent=block_indent(before_lines[-1], next((ln for ln in reversed(before_lines[:-1]) if ln.strip()), "")),
     )
