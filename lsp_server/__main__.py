@@ -39,7 +39,11 @@ def _complete(args: argparse.Namespace) -> int:
         print(f"sokuji: cannot read {path}: {exc}", file=sys.stderr)
         return 2
     settings = Settings(
-        max_tokens=args.max_tokens, gpu_layers=args.gpu_layers, context_size=args.context_size, kv_cache_persist=False
+        max_tokens=args.max_tokens,
+        time_budget_ms=args.time_budget_ms,
+        gpu_layers=args.gpu_layers,
+        context_size=args.context_size,
+        kv_cache_persist=False,
     )
     started = time.monotonic()
     try:
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--col", type=int, required=True, help="1-based column, in characters")
     comp.add_argument("--model", help="GGUF file (default: the embedded model)")
     comp.add_argument("--max-tokens", type=int, default=64)
+    comp.add_argument("--time-budget-ms", type=int, default=3000, help="stop generating after this long")
     comp.add_argument("--gpu-layers", type=int, default=None, help="layers on the GPU (default: all when there is one)")
     comp.add_argument("--context-size", type=int, default=4096)
     comp.set_defaults(func=_complete)
