@@ -20,7 +20,7 @@ def test_whole_file_fits():
     snap, cur = doc_and_cursor("a = 1\nb = a +\nprint(b)\n", 1, 7)
     p = build_prompt(snap, cur, words, 100, 100)
     assert (p.prefix, p.suffix) == ("a = 1\nb = a +", "\nprint(b)\n")
-    assert p.language == "python" and p.multiline  # end of a line
+    assert p.language == "python" and not p.multiline
 
 
 def test_prefix_cut_at_whole_lines_and_snapped_to_a_stable_line():
@@ -45,7 +45,7 @@ def test_mode_decision():
     assert is_multiline("def f():", "")
     assert is_multiline("    ", "")
     assert is_multiline("function f() {", "")
-    assert is_multiline("x = fo", "")  # end of the line: it may go on to the next lines
+    assert not is_multiline("x = fo", "")  # mid-expression at the end of a line: that line only
     assert not is_multiline("x = fo", ")")
     assert not is_multiline("", "return x")
     assert block_indent("    ") == 4 and block_indent("    if x:") == 5

@@ -29,9 +29,12 @@ def block_indent(line_before: str, previous_line: str = "") -> int:
 
 
 def is_multiline(line_before: str, line_after: str) -> bool:
-    """Multi-line at the end of a line or on a blank line (the suggestion may go on to the
-    next lines, cut where it leaves the block); single-line with text after the cursor."""
-    return not line_after.strip()
+    """Multi-line on a blank line or after a line that opens a block; single-line mid-line
+    and mid-expression (typing at the end of a statement completes that line)."""
+    if line_after.strip():
+        return False
+    head = line_before.rstrip()
+    return not head or head.endswith(OPENERS)
 
 
 def build_prompt(
