@@ -46,6 +46,7 @@ from lsp_server.context.prompt import build_prompt
 from lsp_server.documents import UTF16, Document
 from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.model import Model
+from lsp_server.structs import Prompt
 
 FILES = ["textwrap.py", "json/decoder.py", "json/encoder.py", "csv.py", "fractions.py", "heapq.py",
          "shlex.py", "string.py", "calendar.py", "pprint.py", "statistics.py", "difflib.py",
@@ -101,15 +102,14 @@ def build_trace(n_files: int, keys: int) -> tuple[list[str], list[str], list[Ste
     return texts, uris, steps
 
 
-def prompt_tokens(model: Model, steps: list[Step]) -> list[list[int]]:
-    """The token ids of the prompt sokuji builds at each step (the model's own tokenizer)."""
+def build_prompts(model: Model, steps: list[Step]) -> list[Prompt]:
+    """The prompt sokuji builds at each step (budgets counted with the model's tokenizer)."""
     prefix_budget, suffix_budget = prompt_budgets(CONTEXT, MAX_TOKENS)
     out = []
     for step in steps:
         doc = Document("file:///x.py", "python", 1, step.text, UTF16)
-        prompt = build_prompt(doc.snapshot(), doc.cursor(step.line, step.col), model.count_tokens,
-                              prefix_budget, suffix_budget)
-        out.append(model.prompt_tokens(prompt))
+        out.append(build_prompt(doc.snapshot(), doc.cursor(step.line, step.col), model.count_tokens,
+                                prefix_budget, suffix_budget))
     return out
 
 
@@ -171,7 +171,7 @@ async def run_sokuji(config: str, texts, uris, steps, tokens) -> tuple[list[Requ
     return out, rss
 
 
-def run_llama_server(binary: str, texts, uris, steps, tokens, model: Model) -> tuple[list[Request], float]:
+def run_llama_server(binary: str, steps, prompts: list[Prompt], tokens) -> tuple[list[Request], float]:
     port = 18080 + os.getpid() % 1000
     proc = subprocess.Popen(
         [binary, "-m", embedded_model_path(), "-c", str(CONTEXT), "--parallel", "1", "--cache-reuse", "256",
@@ -186,12 +186,8 @@ def run_llama_server(binary: str, texts, uris, steps, tokens, model: Model) -> t
                         break
             except OSError:
                 time.sleep(0.1)
-        prefix_budget, suffix_budget = prompt_budgets(CONTEXT, MAX_TOKENS)
         out = []
-        for step, toks in zip(steps, tokens):
-            doc = Document(uris[step.file], "python", 1, step.text, UTF16)
-            prompt = build_prompt(doc.snapshot(), doc.cursor(step.line, step.col), model.count_tokens,
-                                  prefix_budget, suffix_budget)
+        for step, prompt, toks in zip(steps, prompts, tokens):
             body = json.dumps({"prompt": prompt.prefix, "n_predict": MAX_TOKENS, "cache_prompt": True,
                                "temperature": 0, "stop": ["\n"], "id_slot": 0}).encode()
             t0 = time.perf_counter()
@@ -229,14 +225,15 @@ def main() -> None:
 
     texts, uris, steps = build_trace(args.files, args.keys)
     vocab = Model(embedded_model_path(), vocab_only=True, context_size=256)
-    tokens = prompt_tokens(vocab, steps)
+    prompts = build_prompts(vocab, steps)
+    tokens = [vocab.prompt_tokens(p) for p in prompts]
     results: dict[str, list[Request]] = {}
     rss: dict[str, float] = {}
     for config in ("off", "shared", "perFile"):
         results[config], rss[config] = asyncio.run(run_sokuji(config, texts, uris, steps, tokens))
     if args.llama_server:
         results["llama-server"], rss["llama-server"] = run_llama_server(
-            args.llama_server, texts, uris, steps, tokens, vocab)
+            args.llama_server, steps, prompts, tokens)
     for reqs in results.values():
         set_minimum(vocab, steps, tokens, reqs)
 
