@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsp_server.completion import finish, prompt_budgets
-from lsp_server.context.prompt import build_prompt
+from lsp_server.completion import finish, make_prompt
+from lsp_server.config import Settings
 from lsp_server.context.syntax import completion_mode, error_counter
 from lsp_server.documents import UTF32, Document
 from lsp_server.engine.embedded import embedded_model_path
@@ -69,7 +69,7 @@ def exact(record: dict, completion: str) -> bool:
 
 
 def run_set(model: Model, records: list[dict], max_tokens: int) -> dict[str, float]:
-    prefix_budget, suffix_budget = prompt_budgets(CONTEXT, max_tokens)
+    settings = Settings(context_size=CONTEXT, max_tokens=max_tokens)
     raw_pass = post_pass = raw_em = post_em = skipped = 0
     latencies = []
     for record in records:
@@ -77,7 +77,7 @@ def run_set(model: Model, records: list[dict], max_tokens: int) -> dict[str, flo
         snap = doc.snapshot()
         cursor = doc.cursor(record["prompt"].count("\n"), len(record["prompt"].rsplit("\n", 1)[-1]))
         assert cursor.offset == len(record["prompt"])
-        prompt = build_prompt(snap, cursor, model.count_tokens, prefix_budget, suffix_budget)
+        prompt = make_prompt(model, snap, cursor, settings)
         t0 = time.perf_counter()
         gen = model.complete(prompt, GenParams(max_tokens=max_tokens, time_budget_ms=60_000), CancelToken(),
                              key="humaneval")

@@ -41,8 +41,8 @@ from pathlib import Path
 from lsprotocol import types
 from pytest_lsp.client import make_test_lsp_client
 
-from lsp_server.completion import prompt_budgets
-from lsp_server.context.prompt import build_prompt
+from lsp_server.completion import make_prompt
+from lsp_server.config import Settings
 from lsp_server.documents import UTF16, Document
 from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.model import Model
@@ -103,13 +103,13 @@ def build_trace(n_files: int, keys: int) -> tuple[list[str], list[str], list[Ste
 
 
 def build_prompts(model: Model, steps: list[Step]) -> list[Prompt]:
-    """The prompt sokuji builds at each step (budgets counted with the model's tokenizer)."""
-    prefix_budget, suffix_budget = prompt_budgets(CONTEXT, MAX_TOKENS)
+    """The prompt sokuji builds at each step (budgets counted with the model's tokenizer), from
+    the file alone: llama-server is not told about the other open files."""
+    settings = Settings(context_size=CONTEXT, max_tokens=MAX_TOKENS)
     out = []
     for step in steps:
         doc = Document("file:///x.py", "python", 1, step.text, UTF16)
-        out.append(build_prompt(doc.snapshot(), doc.cursor(step.line, step.col), model.count_tokens,
-                                prefix_budget, suffix_budget))
+        out.append(make_prompt(model, doc.snapshot(), doc.cursor(step.line, step.col), settings))
     return out
 
 
@@ -171,7 +171,7 @@ async def run_sokuji(config: str, texts, uris, steps, tokens) -> tuple[list[Requ
     return out, rss
 
 
-def run_llama_server(binary: str, steps, prompts: list[Prompt], tokens) -> tuple[list[Request], float]:
+def run_llama_server(binary: str, steps, prompts: list[str], tokens) -> tuple[list[Request], float]:
     port = 18080 + os.getpid() % 1000
     proc = subprocess.Popen(
         [binary, "-m", embedded_model_path(), "-c", str(CONTEXT), "--parallel", "1", "--cache-reuse", "256",
@@ -188,7 +188,7 @@ def run_llama_server(binary: str, steps, prompts: list[Prompt], tokens) -> tuple
                 time.sleep(0.1)
         out = []
         for step, prompt, toks in zip(steps, prompts, tokens):
-            body = json.dumps({"prompt": prompt.prefix, "n_predict": MAX_TOKENS, "cache_prompt": True,
+            body = json.dumps({"prompt": prompt, "n_predict": MAX_TOKENS, "cache_prompt": True,
                                "temperature": 0, "stop": ["\n"], "id_slot": 0}).encode()
             t0 = time.perf_counter()
             req = urllib.request.Request(f"{url}/completion", body, {"Content-Type": "application/json"})
@@ -224,7 +224,7 @@ def main() -> None:
     args = parser.parse_args()
 
     texts, uris, steps = build_trace(args.files, args.keys)
-    vocab = Model(embedded_model_path(), vocab_only=True, context_size=256)
+    vocab = Model(embedded_model_path(), vocab_only=True, context_size=CONTEXT)  # the budget follows CONTEXT
     prompts = build_prompts(vocab, steps)
     tokens = [vocab.prompt_tokens(p) for p in prompts]
     results: dict[str, list[Request]] = {}
@@ -232,8 +232,10 @@ def main() -> None:
     for config in ("off", "shared", "perFile"):
         results[config], rss[config] = asyncio.run(run_sokuji(config, texts, uris, steps, tokens))
     if args.llama_server:
+        bos = len(vocab.prompt_tokens(Prompt("", "")))  # llama-server adds its own BOS
+        texts_sent = [vocab.llm.detokenize(t[bos:]).decode("utf-8", "replace") for t in tokens]
         results["llama-server"], rss["llama-server"] = run_llama_server(
-            args.llama_server, steps, prompts, tokens)
+            args.llama_server, steps, texts_sent, tokens)
     for reqs in results.values():
         set_minimum(vocab, steps, tokens, reqs)
 

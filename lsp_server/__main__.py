@@ -1,4 +1,5 @@
-"""Command line: `sokuji serve` (the language server), `sokuji complete`, `sokuji doctor`."""
+"""Command line: `sokuji serve` (the language server), `sokuji complete`, `sokuji context`,
+`sokuji doctor`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _complete(args: argparse.Namespace) -> int:
     from .completion import complete, load_model
     from .config import Settings
+    from .context.symbols import SymbolSources
+    from .context.workspace import index_folder
     from .documents import Document
     from .engine.devices import gpu_warning
     from .engine.model import ModelError
@@ -56,7 +59,9 @@ def _complete(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     doc = Document(path.resolve().as_uri(), "", 0, text, "utf-32")  # --col counts characters
     cursor = doc.cursor(args.line - 1, args.col - 1)
-    result = complete(model, doc.snapshot(), cursor, settings, CancelToken())
+    workspace = Path(args.workspace).resolve()
+    symbols = SymbolSources(index_folder(workspace), {}, [workspace.as_uri()])
+    result = complete(model, doc.snapshot(), cursor, settings, CancelToken(), symbols=symbols)
     gen = result.generation
     print(result.text if result.text else "(no suggestion)")
     print("---", file=sys.stderr)
@@ -66,6 +71,48 @@ def _complete(args: argparse.Namespace) -> int:
         f"prompt tokens: {gen.prompt_tokens} (evaluated {gen.evaluated_tokens}), generated tokens: {gen.generated_tokens}\n"
         f"model load: {load_s * 1000:.0f} ms, completion: {gen.seconds * 1000:.0f} ms"
         f" ({gen.generated_tokens / gen.seconds if gen.seconds else 0:.1f} tok/s generated)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _context(args: argparse.Namespace) -> int:
+    from .completion import context_parts, make_prompt
+    from .config import Settings
+    from .context.symbols import SymbolSources
+    from .context.workspace import index_folder
+    from .documents import Document
+    from .engine.embedded import embedded_model_path
+    from .engine.model import Model, ModelError
+
+    path = Path(args.file).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"sokuji: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings(context_budget=args.budget, context_size=args.context_size, max_tokens=args.max_tokens)
+    try:  # the tokenizer only: token counts come from the model's own vocabulary
+        model = Model(args.model or embedded_model_path(), vocab_only=True, context_size=args.context_size)
+    except (ModelError, OSError, ValueError) as exc:
+        print(f"sokuji: {exc}", file=sys.stderr)
+        return 1
+    workspace = Path(args.workspace).resolve()
+    started = time.monotonic()
+    index = index_folder(workspace)
+    index_s = time.monotonic() - started
+    doc = Document(path.as_uri(), "", 0, text, "utf-32")  # --col counts characters
+    cursor = doc.cursor(args.line, args.col)
+    prompt = make_prompt(model, doc.snapshot(), cursor, settings, SymbolSources(index, {}, [workspace.as_uri()]))
+    for part in context_parts(model, prompt):
+        print(f"===== {part['label']}: {part['tokens']} tokens =====")
+        print(part["text"])
+    tokens = model.prompt_tokens(prompt)
+    print(f"===== the prompt as the model sees it: {len(tokens)} tokens (budget {args.budget}) =====")
+    print(model.render(prompt))
+    print(
+        f"--- model: {model.info.name}, FIM: {model.info.fim or 'none (prefix-only)'}; workspace {workspace}: "
+        f"{index.file_count} files, {index.definition_count} definitions indexed in {index_s:.2f} s",
         file=sys.stderr,
     )
     return 0
@@ -124,7 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--time-budget-ms", type=int, default=3000, help="stop generating after this long")
     comp.add_argument("--gpu-layers", type=int, default=None, help="layers on the GPU (default: all when there is one)")
     comp.add_argument("--context-size", type=int, default=4096)
+    comp.add_argument("--workspace", default=".", help="folder whose definitions the prompt may show (default: the current one)")
     comp.set_defaults(func=_complete)
+
+    ctx = sub.add_parser("context", help="print the prompt a completion at FILE:LINE:COL would use, part by part")
+    ctx.add_argument("file")
+    ctx.add_argument("--line", type=int, required=True, help="0-based line, as in LSP")
+    ctx.add_argument("--col", type=int, required=True, help="0-based column, in characters")
+    ctx.add_argument("--budget", type=int, default=1536, help="prompt tokens (the contextBudget setting)")
+    ctx.add_argument("--workspace", default=".", help="folder whose definitions are indexed (default: the current one)")
+    ctx.add_argument("--model", help="GGUF file whose tokenizer counts (default: the embedded model)")
+    ctx.add_argument("--context-size", type=int, default=4096)
+    ctx.add_argument("--max-tokens", type=int, default=64)
+    ctx.set_defaults(func=_context)
 
     doctor = sub.add_parser("doctor", help="report the Python, llama.cpp build, GPU offload, model and grammars")
     doctor.add_argument("--model", help="GGUF file to check (default: the embedded model)")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from . import postprocess
 from .config import Settings
-from .context.prompt import build_prompt
+from .context.prompt import Budget, Symbols, build_prompt
+from .context.symbols import Definition, extract_definitions
 from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
 from .engine.embedded import cache_dir, embedded_model_path
@@ -42,11 +43,34 @@ def load_model(settings: Settings, override: str | None = None) -> Model:
     )
 
 
-def prompt_budgets(context_size: int, max_tokens: int) -> tuple[int, int]:
-    """Prefix and suffix token budgets: a quarter of the room for the suffix, at most 256."""
-    room = max(16, context_size - max_tokens - SPECIAL_TOKEN_ROOM)
-    suffix = min(256, room // 4)
-    return min(1536, room - suffix), suffix
+def prompt_budget(settings: Settings, context_size: int, fim: bool) -> Budget:
+    """The contextBudget setting, within what the context window leaves after generation.
+    A prefix-only model does not see the suffix: it is kept for post-processing only."""
+    room = max(16, context_size - settings.max_tokens - SPECIAL_TOKEN_ROOM)
+    total = min(settings.context_budget, room)
+    return Budget(total=total, suffix=min(256, total // 4), suffix_counts=fim)
+
+
+def own_definitions(snap: Snapshot) -> list[Definition]:
+    return extract_definitions(snap.language, snap.tree, snap.text.encode("utf-8", "surrogatepass"), snap.uri)
+
+
+def make_prompt(model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None) -> Prompt:
+    budget = prompt_budget(settings, model.info.context_size, model.fim is not None)
+    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions(snap))
+
+
+def context_parts(model: Model, prompt: Prompt) -> list[dict]:
+    """The prompt's parts, labelled, with their token counts (`sokuji context`, `sokuji.context`)."""
+    parts = [{"label": f"definitions from {c.path}", "text": c.text} for c in prompt.extra]
+    if prompt.imports:
+        parts.append({"label": "imports", "text": prompt.imports})
+    parts.append({"label": "file prefix (up to the cursor)", "text": prompt.prefix})
+    parts.append({"label": "suffix" + ("" if model.fim else " (for post-processing; a prefix-only model does not see it)"),
+                  "text": prompt.suffix})
+    for part in parts:
+        part["tokens"] = model.count_tokens(part["text"])
+    return parts
 
 
 def finish(raw: str, prompt: Prompt, parse_errors: Callable[[str], int] | None = None) -> str:
@@ -63,12 +87,12 @@ def complete(
     settings: Settings,
     cancel: CancelToken,
     results: ResultCache | None = None,
+    symbols: Symbols | None = None,
 ) -> Completion:
     cancel.check()
     if completion_mode(snap, cursor) == "skip":  # inside a string or comment, after the last bracket, ...
         return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
-    prefix_budget, suffix_budget = prompt_budgets(model.info.context_size, settings.max_tokens)
-    prompt = build_prompt(snap, cursor, model.count_tokens, prefix_budget, suffix_budget)
+    prompt = make_prompt(model, snap, cursor, settings, symbols)
     if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
         # the user typed the start of a suggestion we made: serve the rest, no model call
         return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))

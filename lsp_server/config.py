@@ -16,6 +16,7 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     gpu_layers: int | None = None  # layers offloaded to the GPU; None = all when there is a GPU, -1 = all, 0 = none
     context_size: int = 4096  # llama.cpp context window, in tokens
     max_tokens: int = 64  # most tokens generated per completion
+    context_budget: int = 1536  # prompt tokens: definitions, imports and the window around the cursor
     time_budget_ms: int = 3000  # stop decoding after this long, keep what we have
     temperature: float = 0.0  # 0 = greedy (repeatable)
     kv_cache: Literal["perFile", "shared", "off"] = "perFile"  # KV state per file / one shared / none
@@ -27,6 +28,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "gpuLayers": (-1, 10_000),
     "contextSize": (256, 1_048_576),
     "maxTokens": (1, 4096),
+    "contextBudget": (64, 1_048_576),
     "timeBudgetMs": (50, 600_000),
     "temperature": (0.0, 5.0),
     "kvCacheMb": (0, 1_048_576),

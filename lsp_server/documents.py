@@ -170,5 +170,8 @@ class Documents:
     def close(self, uri: str) -> None:
         self._docs.pop(uri, None)
 
+    def all(self) -> list[Document]:
+        return list(self._docs.values())
+
     def __len__(self) -> int:
         return len(self._docs)

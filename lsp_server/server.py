@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from . import __version__, completion
 from .config import Settings, decode_settings
-from .documents import Documents
+from .context.symbols import Definition, SymbolIndex, SymbolSources
+from .context.workspace import Ignore, read_definitions, workspace_files
+from .documents import Documents, Snapshot
 from .engine.devices import gpu_warning
 from .engine.model import Model, ModelError
 from .engine.worker import LatestWins, Worker
@@ -27,6 +30,7 @@ from .watcher import Watcher
 
 log = logging.getLogger("sokuji")
 SECTION = "sokuji"
+INDEX_BATCH = 64  # files read per executor call while indexing; the loop applies each batch
 
 
 class SokujiServer(LanguageServer):
@@ -45,6 +49,11 @@ class SokujiServer(LanguageServer):
         self._loop: asyncio.AbstractEventLoop | None = None
         self.results = ResultCache()  # touched only on the worker thread
         self.watcher: Watcher | None = None
+        self.index = SymbolIndex()  # workspace definitions, updated on the loop
+        self.index_ready = asyncio.Event()
+        self.roots: dict[Path, Ignore] = {}  # workspace folders and their .gitignore rules
+        self._touched: dict[str, float] = {}  # uri -> when the watcher last re-read it
+        self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # worker only: uri -> (version, defs)
         self.served = 0
         self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
 
@@ -104,13 +113,17 @@ class SokujiServer(LanguageServer):
         if not (caps and caps.work_done_progress):
             return None
         self._progress_id += 1
-        token = f"sokuji-load-{self._progress_id}"
+        token = f"sokuji-{self._progress_id}"
         try:
             await self.work_done_progress.create_async(token)
         except Exception:  # the client refused; loading goes on without a progress bar
             return None
         self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=False))
         return token
+
+    def _report_progress(self, token: str | None, message: str, percentage: int) -> None:
+        if token is not None:
+            self.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
 
     def _end_progress(self, token: str | None, message: str) -> None:
         if token is not None:
@@ -130,11 +143,12 @@ class SokujiServer(LanguageServer):
         snap = doc.snapshot()
         cursor = doc.cursor(position.line, position.character)
         line, character = doc.position(cursor.offset)
+        others = self._other_buffers(uri)
         token = self.latest.begin(uri)
         started = time.monotonic()
         try:
             await self.model_ready.wait()
-            result = await self.worker.run(self._complete_job, snap, cursor, self.settings, token)
+            result = await self.worker.run(self._complete_job, snap, cursor, self.settings, token, others)
         except asyncio.CancelledError:
             token.cancel()  # $/cancelRequest or shutdown: stop decoding, not just the reply
             raise
@@ -151,13 +165,14 @@ class SokujiServer(LanguageServer):
             return None
         return result.text, types.Position(line=line, character=character)
 
-    def _complete_job(self, snap, cursor, settings, token):
+    def _complete_job(self, snap, cursor, settings, token, others):
         model = self.model  # read on the worker thread, where swaps happen
         if model is None:
             return None
         where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
         try:
-            result = completion.complete(model, snap, cursor, settings, token, self.results)
+            symbols = self._symbols(others)
+            result = completion.complete(model, snap, cursor, settings, token, self.results, symbols)
         except CancelledError:
             self._log_from_worker(f"completion {where}: cancelled before decoding")
             raise
@@ -169,6 +184,96 @@ class SokujiServer(LanguageServer):
         )
         return result
 
+    # -- context: open buffers and the workspace index ------------------------------------
+
+    def _other_buffers(self, uri: str) -> list[Snapshot]:
+        """Snapshots of the other open buffers whose definitions the worker has not seen yet."""
+        out = []
+        for doc in self.docs.all():
+            if doc.uri == uri:
+                continue
+            known = self._buffer_defs.get(doc.uri)
+            out.append(doc.snapshot() if known is None or known[0] != doc.version else Snapshot(doc.uri, doc.version, "", "", None, None))
+        return out
+
+    def _symbols(self, others: list[Snapshot]) -> SymbolSources:
+        """Worker thread: definitions of the other open buffers (re-read when their version
+        changed) over the workspace index."""
+        open_uris = {s.uri for s in others}
+        for uri in [u for u in self._buffer_defs if u not in open_uris]:
+            del self._buffer_defs[uri]
+        for snap in others:
+            known = self._buffer_defs.get(snap.uri)
+            if known is None or known[0] != snap.version:
+                self._buffer_defs[snap.uri] = (snap.version, completion.own_definitions(snap))
+        buffers = {uri: defs for uri, (_, defs) in self._buffer_defs.items()}
+        return SymbolSources(self.index, buffers, [root.as_uri() for root in self.roots])
+
+    async def build_index(self, folders: list[Path]) -> None:
+        """Index the workspace folders in the background: files are read and parsed in an
+        executor, each batch's definitions applied here on the loop."""
+        loop = asyncio.get_running_loop()
+        token = await self._begin_progress("sokuji: indexing workspace")
+        started = time.monotonic()
+        try:
+            for folder in folders:
+                ignore = self.roots.setdefault(folder, Ignore(folder))
+                files = await loop.run_in_executor(None, lambda: list(workspace_files(folder, ignore)))
+                for i in range(0, len(files), INDEX_BATCH):
+                    batch_started = time.monotonic()
+                    batch = await loop.run_in_executor(None, _read_batch, files[i : i + INDEX_BATCH])
+                    for uri, defs in batch:
+                        if self._touched.get(uri, 0.0) > batch_started:
+                            continue  # the watcher has newer contents
+                        self._apply(uri, defs)
+                    done = min(len(files), i + INDEX_BATCH)
+                    self._report_progress(token, f"{done}/{len(files)} files in {folder.name}", done * 100 // max(1, len(files)))
+        except Exception:
+            log.exception("workspace index failed; completions go on without it")
+        finally:
+            self.index_ready.set()
+        self._end_progress(
+            token,
+            f"{self.index.file_count} files, {self.index.definition_count} definitions in {time.monotonic() - started:.1f} s",
+        )
+
+    def _apply(self, uri: str, defs: list[Definition] | None) -> None:
+        if defs is None:
+            self.index.remove(uri)
+        else:
+            self.index.update(uri, defs)
+
+    def _root_of(self, path: Path) -> tuple[Path, Ignore] | None:
+        for root, ignore in self.roots.items():
+            if path == root or root in path.parents:
+                return root, ignore
+        return None
+
+    async def reindex(self, uri: str) -> None:
+        """A file or folder changed on disk: re-read it (off the loop), update the index here."""
+        fs_path = to_fs_path(uri)
+        if not fs_path:
+            return
+        path = Path(fs_path)
+        found = self._root_of(path)
+        if found is None:
+            return
+        _, ignore = found
+        if path.name == ".gitignore":
+            ignore.load(path.parent)
+            return
+        self._touched[uri] = time.monotonic()
+        try:
+            gone, batch = await asyncio.get_running_loop().run_in_executor(None, _scan_path, path, ignore)
+        except Exception:
+            log.exception("cannot re-index %s", path)
+            return
+        if gone:
+            self.index.remove_under(uri)
+        for file_uri, defs in batch:
+            self._touched[file_uri] = time.monotonic()
+            self._apply(file_uri, defs)
+
     # -- per-file state ----------------------------------------------------------------------
 
     def forget(self, uri: str) -> None:
@@ -178,6 +283,7 @@ class SokujiServer(LanguageServer):
     def on_disk_change(self, uri: str) -> None:
         """A watched file changed on disk. The editor saving an open buffer is not a change
         from outside: its state stays while the disk text equals the buffer."""
+        asyncio.ensure_future(self.reindex(uri))
         doc = self.docs.get(uri)
         if doc is None:
             self.forget(uri)
@@ -223,8 +329,21 @@ class SokujiServer(LanguageServer):
             "kvBudgetBytes": kv.budget_bytes if kv else 0,
             "resultCacheHits": self.results.hits,
             "resultCacheMisses": self.results.misses,
+            "indexFiles": self.index.file_count,
+            "indexDefinitions": self.index.definition_count,
             "latencyP50Ms": round(pct[9] * 1000, 1) if pct else None,
             "latencyP95Ms": round(pct[18] * 1000, 1) if pct else None,
+        }
+
+    def _context_job(self, snap, cursor, settings, others) -> dict:
+        model = self.model
+        if model is None:
+            raise JsonRpcInternalError(f"sokuji: no model loaded ({self.model_error})")
+        prompt = completion.make_prompt(model, snap, cursor, settings, self._symbols(others))
+        return {
+            "parts": completion.context_parts(model, prompt),
+            "prompt": model.render(prompt),
+            "promptTokens": len(model.prompt_tokens(prompt)),
         }
 
     def _log_from_worker(self, message: str) -> None:
@@ -232,6 +351,21 @@ class SokujiServer(LanguageServer):
         if self._loop is not None:
             params = types.LogMessageParams(type=types.MessageType.Log, message=f"sokuji: {message}")
             self._loop.call_soon_threadsafe(self.window_log_message, params)
+
+
+def _read_batch(files: list[Path]) -> list[tuple[str, list[Definition] | None]]:
+    return [(path.as_uri(), read_definitions(path, path.as_uri())) for path in files]
+
+
+def _scan_path(path: Path, ignore: Ignore) -> tuple[bool, list[tuple[str, list[Definition] | None]]]:
+    """(gone, definitions per file) for a changed path: a file, a folder moved in, or gone."""
+    if not path.exists():
+        return True, [(path.as_uri(), None)]
+    if ignore.ignored(path, is_dir=path.is_dir()) or path.is_symlink():
+        return False, []
+    if path.is_dir():
+        return False, _read_batch(list(workspace_files(path, ignore)))
+    return False, [(path.as_uri(), read_definitions(path, path.as_uri()))]
 
 
 def _client_has_inline(caps: types.ClientCapabilities) -> bool:
@@ -265,12 +399,30 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         if not folders and ls.workspace.root_path:
             folders = [Path(ls.workspace.root_path)]
         if folders:
+            ls.roots = {folder.resolve(): Ignore(folder.resolve()) for folder in folders}
             ls.watcher = Watcher(asyncio.get_running_loop(), ls.on_disk_change)
-            await asyncio.get_running_loop().run_in_executor(None, ls.watcher.watch, folders)
+            await asyncio.get_running_loop().run_in_executor(None, ls.watcher.watch, list(ls.roots))
+            asyncio.ensure_future(ls.build_index(list(ls.roots)))
+        else:
+            ls.index_ready.set()
 
     @server.command("sokuji.stats")
     def stats_command(ls: SokujiServer, *args) -> dict:
         return ls.stats()
+
+    @server.command("sokuji.context")
+    async def context_command(ls: SokujiServer, *args) -> dict:
+        """The prompt a completion at (uri, line, character) would use, part by part."""
+        try:
+            uri, line, character = args[0], int(args[1]), int(args[2])
+        except (IndexError, TypeError, ValueError):
+            raise JsonRpcInvalidParams("sokuji.context takes [uri, line, character]") from None
+        doc = ls.docs.get(uri)
+        if doc is None:
+            raise JsonRpcInvalidParams(f"sokuji.context: {uri} is not open")
+        snap, cursor, others = doc.snapshot(), doc.cursor(line, character), ls._other_buffers(uri)
+        await ls.model_ready.wait()
+        return await ls.worker.run(ls._context_job, snap, cursor, ls.settings, others)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: SokujiServer, params: types.DidChangeConfigurationParams) -> None:

@@ -7,8 +7,16 @@ import threading
 import msgspec
 
 
+class Chunk(msgspec.Struct, frozen=True):
+    """Extra context from one file (definitions the cursor's code uses)."""
+
+    path: str  # as shown to the model: relative to the workspace folder
+    text: str
+
+
 class Prompt(msgspec.Struct, frozen=True):
-    """What the model should see, laid out stable-first (prefix before the cursor region)."""
+    """What the model should see, laid out stable-first:
+    extra chunks, then imports, then the file prefix up to the cursor; the suffix after it."""
 
     prefix: str
     suffix: str
@@ -16,6 +24,11 @@ class Prompt(msgspec.Struct, frozen=True):
     path: str = ""
     multiline: bool = False
     block_indent: int = 0  # multi-line completions stop at the first line indented less
+    imports: str = ""  # the file's imports above the window (with an elision line)
+    extra: tuple[Chunk, ...] = ()
+    file_label: str = ""  # the file's own path, as chunk paths are shown
+    repo: str = ""  # the workspace folder's name (models with a <|repo_name|> token see it)
+    comment: str = "#"  # the language's line comment: chunk headers for models without file tokens
 
 
 class GenParams(msgspec.Struct, frozen=True):

@@ -11,8 +11,9 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from .context.workspace import SKIPPED_DIRS
+
 log = logging.getLogger("sokuji.watcher")
-IGNORED_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", "target", "build"}
 
 
 class _Handler(FileSystemEventHandler):
@@ -21,13 +22,15 @@ class _Handler(FileSystemEventHandler):
         self._on_change = on_change
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory or event.event_type in ("opened", "closed_no_write"):
+        if event.event_type in ("opened", "closed_no_write"):
             return
+        if event.is_directory and event.event_type not in ("created", "deleted", "moved"):
+            return  # a folder's own metadata; the files inside report themselves
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if not raw:
                 continue
             path = Path(raw if isinstance(raw, str) else raw.decode(errors="replace"))
-            if IGNORED_DIRS.isdisjoint(path.parts):
+            if SKIPPED_DIRS.isdisjoint(path.parts):
                 self._loop.call_soon_threadsafe(self._on_change, path.as_uri())
 
 

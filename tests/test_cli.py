@@ -33,6 +33,24 @@ def test_complete_reports_a_missing_model_clearly(tmp_path):
     assert "model file not found" in run.stderr and "none.gguf" in run.stderr
 
 
+def test_context_prints_each_part_with_its_tokens_and_the_exact_prompt(tmp_path):
+    (tmp_path / "shapes.py").write_text("def circle_area(radius, precision=2):\n    return round(3.14159 * radius ** 2, precision)\n")
+    (tmp_path / "report.py").write_text("from shapes import circle_area\n\n\ndef describe(radius):\n    area = circle_\n")
+    run = sokuji("context", str(tmp_path / "report.py"), "--line", "4", "--col", "18", "--workspace", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    head = "===== definitions from shapes.py: "
+    assert head in out and "def circle_area(radius, precision=2):" in out.split(head, 1)[1]
+    assert "===== file prefix (up to the cursor): " in out and " tokens =====" in out
+    prompt = out.split("===== the prompt as the model sees it: ", 1)[1]
+    n = int(prompt.split(" tokens", 1)[0])
+    assert 20 < n < 200
+    # prefix-only model: the definitions, a header naming the file, then the file up to the cursor
+    assert "# shapes.py\ndef circle_area(radius, precision=2):" in prompt
+    assert prompt.rstrip().endswith("# report.py\nfrom shapes import circle_area\n\n\ndef describe(radius):\n    area = circle_")
+    assert "2 files, 2 definitions indexed" in run.stderr
+
+
 def test_doctor_reports_build_model_and_grammars():
     run = sokuji("doctor")
     assert run.returncode == 0, run.stdout + run.stderr

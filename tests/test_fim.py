@@ -5,7 +5,7 @@ import pytest
 from lsp_server.engine import fim
 from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.model import Model
-from lsp_server.structs import Prompt
+from lsp_server.structs import Chunk, Prompt
 
 from .tiny_gguf import FAMILY_TOKENS, write_vocab_gguf
 
@@ -80,3 +80,26 @@ def test_user_code_cannot_inject_special_tokens(vocab_models):
 def test_prefix_only_prompt_ignores_suffix(vocab_models):
     model = vocab_models["none"]
     assert model.prompt_tokens(Prompt(prefix="x = ", suffix="tail")) == model.tokenize("x = ")
+
+
+def test_repo_level_layout_puts_each_file_after_a_file_separator(vocab_models):
+    """Qwen2.5-Coder-style: <|file_sep|>path\\ncontent ... <|file_sep|>this file\\n<|fim_prefix|>..."""
+    model = vocab_models["qwen2.5-coder"]
+    t = model.fim
+    prompt = Prompt(prefix="x = f(", suffix=")", imports="import a\n", file_label="b.py", repo="proj",
+                    extra=(Chunk("a.py", "def f(y): ..."),))
+    tokens = model.prompt_tokens(prompt)
+    assert tokens == [
+        t.repo_name_id, *model.tokenize("proj\n"), t.file_sep_id, *model.tokenize("a.py\ndef f(y): ...\n"), t.file_sep_id, *model.tokenize("b.py\n"),
+        t.prefix_id, *model.tokenize("import a\n"), *model.tokenize("x = f("), t.suffix_id, *model.tokenize(")"),
+        t.middle_id,
+    ]
+    assert model.render(prompt).startswith("<|repo_name|>proj\n<|file_sep|>a.py\ndef f(y): ...\n<|file_sep|>b.py\n<|fim_prefix|>import a\n")
+
+
+def test_without_file_tokens_each_chunk_gets_a_comment_header(vocab_models):
+    for family in ("codellama", "none"):  # FIM without repo tokens, and prefix-only
+        model = vocab_models[family]
+        prompt = Prompt(prefix="x = f(", suffix=")", file_label="b.py", comment="#", extra=(Chunk("a.py", "def f(y): ..."),))
+        text = model.render(prompt)
+        assert "# a.py\ndef f(y): ...\n\n# b.py\nx = f(" in text

@@ -1,9 +1,9 @@
 """The local window under a token budget, completion mode, settings and output clean-up."""
 
 from lsp_server import postprocess
-from lsp_server.completion import prompt_budgets
+from lsp_server.completion import prompt_budget
 from lsp_server.config import Settings, decode_settings
-from lsp_server.context.prompt import STABLE_LINES, block_indent, build_prompt, is_multiline
+from lsp_server.context.prompt import STABLE_LINES, Budget, block_indent, build_prompt, is_multiline
 from lsp_server.documents import UTF16, Document
 
 
@@ -11,33 +11,36 @@ def words(text: str) -> int:  # a stand-in tokenizer: one token per word
     return len(text.split())
 
 
-def doc_and_cursor(text: str, line: int, col: int):
-    doc = Document("file:///t.py", "python", 1, text, UTF16)
+def doc_and_cursor(text: str, line: int, col: int, uri: str = "file:///t.py", language_id: str = "python"):
+    doc = Document(uri, language_id, 1, text, UTF16)
     return doc.snapshot(), doc.cursor(line, col)
 
 
 def test_whole_file_fits():
     snap, cur = doc_and_cursor("a = 1\nb = a +\nprint(b)\n", 1, 7)
-    p = build_prompt(snap, cur, words, 100, 100)
+    p = build_prompt(snap, cur, words, Budget(200, 100))
     assert (p.prefix, p.suffix) == ("a = 1\nb = a +", "\nprint(b)\n")
     assert p.language == "python" and not p.multiline
 
 
-def test_prefix_cut_at_whole_lines_and_snapped_to_a_stable_line():
+def test_plain_text_prefix_cut_at_whole_lines_and_snapped_to_a_stable_line():
     lines = [f"x{i} = {i}" for i in range(40)]  # 3 words each
-    snap, cur = doc_and_cursor("\n".join(lines), 39, 0)
-    p = build_prompt(snap, cur, words, 30, 10)
+    snap, cur = doc_and_cursor("\n".join(lines), 39, 0, "file:///t.txt", "plaintext")
+    budget = Budget(110, 10)
+    p = build_prompt(snap, cur, words, budget)
     first = p.prefix.split("\n")[0]
     n = int(first[1:].split(" ")[0])
-    assert n % STABLE_LINES == 0 and n >= 39 - 10  # within budget, starts on a stable line
+    # within budget (nothing else wants it: the whole budget less the suffix and the cursor
+    # line's room, 78 words = 26 lines), starting on a stable line
+    assert n % STABLE_LINES == 0 and 39 - 26 <= n < 39 - 26 + STABLE_LINES and words(p.prefix) <= 110
     # typing on the cursor line keeps the same first line (so the KV cache prefix survives)
-    snap2, cur2 = doc_and_cursor("\n".join(lines[:-1] + ["x39 = 3 + 4"]), 39, 11)
-    assert build_prompt(snap2, cur2, words, 30, 10).prefix.split("\n")[0] == first
+    snap2, cur2 = doc_and_cursor("\n".join(lines[:-1] + ["x39 = 3 + 4"]), 39, 11, "file:///t.txt", "plaintext")
+    assert build_prompt(snap2, cur2, words, budget).prefix.split("\n")[0] == first
 
 
 def test_suffix_nearest_lines_within_budget():
     snap, cur = doc_and_cursor("x = \n" + "\n".join(f"y{i} = {i}" for i in range(20)), 0, 4)
-    p = build_prompt(snap, cur, words, 100, 7)
+    p = build_prompt(snap, cur, words, Budget(100, 7))
     assert p.suffix == "\ny0 = 0\ny1 = 1"
 
 
@@ -70,9 +73,11 @@ def test_finish_basics():
 
 
 def test_budgets_fit_the_context():
-    prefix, suffix = prompt_budgets(4096, 64)
-    assert prefix + suffix <= 4096 - 64 and suffix <= 256
-    assert sum(prompt_budgets(512, 64)) <= 512 - 64
+    budget = prompt_budget(Settings(), 4096, fim=True)
+    assert budget.total == Settings().context_budget and budget.suffix <= 256 and budget.suffix_counts
+    assert prompt_budget(Settings(max_tokens=64), 512, fim=False).total <= 512 - 64
+    assert not prompt_budget(Settings(), 4096, fim=False).suffix_counts
+    assert sum(budget.shares()) + budget.suffix <= budget.total
 
 
 def test_settings_decode_reports_each_bad_key_and_falls_back():

@@ -57,6 +57,14 @@ _EXTENSIONS: dict[str, str] = {
 }
 
 
+_LINE_COMMENTS = {"python": "#", "ruby": "#", "bash": "#", "lua": "--"}
+
+
+def line_comment(language: str | None) -> str:
+    """How the language starts a line comment (prompt headers are written as comments)."""
+    return _LINE_COMMENTS.get(language or "", "//")
+
+
 def grammar_names() -> list[str]:
     return list(_GRAMMARS)
 

@@ -1,19 +1,33 @@
-"""The local window around the cursor, under a budget counted in model tokens.
+"""The context builder: what the model sees, under a budget counted in model tokens.
 
-The prefix start snaps to a multiple of STABLE_LINES so that consecutive keystrokes keep
-the same first line, and with it the same cached token prefix in the engine.
+Parts, stable-first so the engine's KV cache can reuse them across keystrokes:
+  1. definitions of the identifiers used around the cursor (this file, open buffers, the
+     workspace index), grouped by file;
+  2. the file's imports (when the local window does not already show them);
+  3. the local window, cut at syntax boundaries: the whole enclosing function / class while
+     it fits, then outward;  then the cursor, then the suffix.
+The line being typed counts for nothing in these choices, so typing along a line keeps
+every part above the cursor, and the cached tokens, unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 from ..documents import Cursor, Snapshot
-from ..structs import Prompt
+from ..structs import Chunk, Prompt
+from .languages import line_comment
+from .scope import LineCosts, enclosing_scopes, identifiers, import_nodes, local_window
+from .symbols import Definition
 
 CountTokens = Callable[[str], int]
-STABLE_LINES = 16
-
+STABLE_LINES = 16  # without a tree, the window starts on a multiple of this (cache-friendly)
+NEAR_LINES = 3  # identifiers this close to the cursor come first
+PER_NAME = 2  # definitions shown for one name (overloads, same name in two modules)
+MAX_NAMES = 300
+CURSOR_LINE_ROOM = 32  # kept for the line being typed, which the choices leave out
 
 OPENERS = (":", "{", "(", "[", "=>", " do", " then")
 
@@ -37,47 +51,229 @@ def is_multiline(line_before: str, line_after: str) -> bool:
     return not head or head.endswith(OPENERS)
 
 
+class Symbols(Protocol):
+    """Where definitions come from (this file, open buffers, the workspace index)."""
+
+    def lookup(self, name: str, near: str) -> list[Definition]: ...
+
+    def label(self, path: str) -> str: ...
+
+    def repo(self, path: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Budget:
+    total: int  # tokens for everything the model sees
+    suffix: int = 256  # most tokens for the suffix
+    suffix_counts: bool = True  # False for prefix-only models: the suffix is kept for post-processing only
+
+    def shares(self) -> tuple[int, int, int]:
+        """(window prefix, imports, definitions) of the total."""
+        suffix = self.suffix if self.suffix_counts else 0
+        room = max(0, self.total - suffix - CURSOR_LINE_ROOM)
+        return room // 3, room // 10, room - room // 3 - room // 10
+
+
+def _stable_first(first: int, cursor_line: int) -> int:
+    return min(cursor_line, -(-first // STABLE_LINES) * STABLE_LINES) if first > 0 else 0
+
+
 def build_prompt(
     snap: Snapshot,
     cursor: Cursor,
     count_tokens: CountTokens,
-    prefix_budget: int,
-    suffix_budget: int,
+    budget: Budget | int,
+    symbols: Symbols | None = None,
+    definitions: Iterable[Definition] = (),
 ) -> Prompt:
+    """`definitions`: this file's own (from its tags), shown when outside the window."""
+    if isinstance(budget, int):
+        budget = Budget(budget)
     text = snap.text
-    before, after = text[: cursor.offset], text[cursor.offset :]
-    before_lines = before.split("\n")  # last item: the cursor line up to the cursor
-    after_lines = after.split("\n")  # first item: the cursor line after the cursor
+    lines = text.split("\n")
+    line_before = text[: cursor.offset].rsplit("\n", 1)[-1]
+    line_after = text[cursor.offset :].split("\n", 1)[0]
+    row = cursor.line
+    byte = len(text[: cursor.offset].encode("utf-8", "surrogatepass"))
+    costs = LineCosts(lines, count_tokens)
+    window_share, imports_share, defs_share = budget.shares()
 
-    # Prefix: whole lines, walking up from the cursor while they fit.
-    used = count_tokens(before_lines[-1])
-    first = len(before_lines) - 1
-    while first > 0:
-        cost = count_tokens(before_lines[first - 1] + "\n")
-        if used + cost > prefix_budget:
+    def window(prefix_budget: int, suffix_budget: int) -> tuple[int, int]:
+        first, last = local_window(snap.tree, byte, row, costs, prefix_budget, suffix_budget)
+        return (first if snap.tree is not None else _stable_first(first, row)), last
+
+    first, last = window(window_share, budget.suffix)
+
+    # The imports above the window.
+    comment = line_comment(snap.language)
+    imports: list[str] = []
+    used = 0
+    for node in import_nodes(snap.language, snap.tree):
+        if node.start_point.row >= first:
             break
-        used += cost
-        first -= 1
-    if first > 0:  # cut: snap forward to a stable line so the cached prefix survives typing
-        first = min(len(before_lines) - 1, -(-first // STABLE_LINES) * STABLE_LINES)
-    prefix = "\n".join(before_lines[first:])
-
-    # Suffix: whole lines walking down, nearest first.
-    used = count_tokens(after_lines[0])
-    last = 1
-    while last < len(after_lines):
-        cost = count_tokens("\n" + after_lines[last])
-        if used + cost > suffix_budget:
+        piece = "\n".join(lines[node.start_point.row : min(node.end_point.row + 1, first)])
+        cost = count_tokens(piece + "\n")
+        if used + cost > imports_share:
             break
+        imports.append(piece)
         used += cost
-        last += 1
-    suffix = "\n".join(after_lines[:last])
+    imports_text = "\n".join(imports) + "\n" if imports else ""
+    if imports_text and first > 0:
+        imports_text += f"{comment} ...\n"  # the window starts further down
+    # what the window and imports left unused (a window stops at a node that does not fit)
+    spare = window_share - costs.span(first, row) + imports_share - used
+    if budget.suffix_counts:
+        spare += budget.suffix - costs.span(row + 1, last)
 
+    # Definitions of the names used around the cursor.
+    chosen = _choose_definitions(
+        snap, byte, row, (first, last), count_tokens, defs_share + spare, symbols, list(definitions)
+    )
+    label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
+    chunks = _chunks(chosen, label, snap.language)
+    leftover = defs_share + spare - sum(count_tokens(f"{comment} {c.path}\n{c.text}\n\n") for c in chunks)
+    if leftover > 0:  # room nobody needed: a wider window
+        first, last = window(costs.span(first, row) + leftover, costs.span(row + 1, last))
+        if imports_text and first == 0:
+            imports_text = ""
+
+    prefix = "\n".join(lines[first:row] + [line_before])
+    suffix = "\n".join([line_after] + lines[row + 1 : last])
     return Prompt(
         prefix=prefix,
         suffix=suffix,
         language=snap.language,
         path=snap.uri,
-        multiline=is_multiline(before_lines[-1], after_lines[0]),
-        block_indent=block_indent(before_lines[-1], next((ln for ln in reversed(before_lines[:-1]) if ln.strip()), "")),
+        multiline=is_multiline(line_before, line_after),
+        block_indent=block_indent(line_before, next((ln for ln in reversed(lines[first:row]) if ln.strip()), "")),
+        imports=imports_text,
+        extra=chunks,
+        file_label=label(snap.uri),
+        comment=comment,
+        repo=symbols.repo(snap.uri) if symbols is not None else "",
     )
+
+
+def _wanted_names(snap: Snapshot, byte: int, row: int, own: list[Definition]) -> list[str]:
+    """Identifiers near the cursor, then in the enclosing scopes (innermost first), then the
+    file's own definitions (nearest first: the methods of the class the cursor is in), then
+    the imported names. The cursor's own line is left out (see the module docstring)."""
+    tree = snap.tree
+    if tree is None:
+        return []
+    source = snap.text.encode("utf-8", "surrogatepass")
+    line_a = source.rfind(b"\n", 0, byte) + 1
+    line_b = source.find(b"\n", byte)
+    skip = (line_a, line_b if line_b >= 0 else len(source))
+    ranked: dict[str, float] = {}
+
+    def add(found: list[tuple[str, int]], base: float) -> None:
+        for name, line in found:
+            if line == row:
+                continue
+            score = base + abs(line - row) / 100_000
+            if score < ranked.get(name, float("inf")):
+                ranked[name] = score
+
+    scopes = enclosing_scopes(snap.language, tree, byte)
+    inner = scopes[0] if scopes else tree.root_node
+    add([(n, ln) for n, ln in identifiers(snap.language, inner, skip) if abs(ln - row) <= NEAR_LINES], 0)
+    for depth, scope in enumerate(scopes):
+        add(identifiers(snap.language, scope, skip), 1 + depth)
+    add([(d.name, d.name_line) for d in own], 20)
+    for node in import_nodes(snap.language, tree):
+        add(identifiers(snap.language, node), 50)
+    if not scopes:  # at module level: the file's own statements around the cursor
+        add(identifiers(snap.language, tree.root_node, skip), 60)
+    return sorted(ranked, key=lambda name: (ranked[name], name))[:MAX_NAMES]  # ties by name: same input, same prompt
+
+
+FULL_SHARE = 0.3  # of the definitions budget, for signature + first lines; the rest: signatures only
+
+
+def _signature_line(d: Definition, language: str | None) -> str:
+    """A definition in one line, as the file has it ("def f(x): ..." for Python)."""
+    sig = d.signature
+    return sig + " ..." if language == "python" and sig.endswith(":") else sig
+
+
+def _choose_definitions(
+    snap: Snapshot,
+    byte: int,
+    row: int,
+    window: tuple[int, int],
+    count_tokens: CountTokens,
+    budget: int,
+    symbols: Symbols | None,
+    own: list[Definition],
+) -> list[tuple[Definition, bool]]:
+    """(definition, shown whole) in order of relevance: the names used around the cursor
+    first, the file's own other definitions after; the first half of the budget shows
+    signature + first lines, the rest one signature line each, so many more fit."""
+    if budget <= 0:
+        return []
+    own_by_name: dict[str, list[Definition]] = {}
+    for d in own:
+        own_by_name.setdefault(d.name, []).append(d)
+    visible = {d.name for d in own if window[0] <= d.name_line < window[1]}  # already in the window
+    names = _wanted_names(snap, byte, row, own)
+    chosen: list[tuple[Definition, bool]] = []
+    taken: set[tuple[str, int]] = set()
+    headers: set[tuple[str, str]] = set()  # (file, container) headers already paid for
+    used = 0
+    for name in names:
+        if name in visible:
+            continue
+        # this file's own definition is the likely one; else the nearest files' (at most one
+        # for a name defined all over the workspace: which one is meant is a guess)
+        candidates = own_by_name.get(name) or (
+            [d for d in symbols.lookup(name, snap.uri) if d.path != snap.uri] if symbols is not None else []
+        )
+        per_name = PER_NAME if len(candidates) <= PER_NAME + 1 else 1
+        shown = 0
+        for d in candidates:
+            if shown >= per_name or used >= budget:
+                break
+            key = (d.path, d.start_line)
+            if key in taken or (d.path == snap.uri and d.start_line <= row <= d.end_line):
+                continue  # shown already, or the definition the cursor is in
+            header = (d.path, d.container)
+            extra = 0 if header in headers else count_tokens(d.path) + 4 + (count_tokens(d.container) if d.container else 0)
+            whole = used < budget * FULL_SHARE
+            cost = count_tokens((d.snippet if whole else _signature_line(d, snap.language)) + "\n\n") + extra
+            if used + cost > budget:
+                continue
+            used += cost
+            taken.add(key)
+            headers.add(header)
+            chosen.append((d, whole))
+            shown += 1
+    return chosen
+
+
+def _chunks(defs: list[tuple[Definition, bool]], label: Callable[[str], str], language: str | None) -> tuple[Chunk, ...]:
+    """One chunk per file, files and definitions in a stable order (path, line), so the
+    same set of definitions always gives the same tokens. A member shown alone is put under
+    its class's signature line."""
+    by_file: dict[str, list[tuple[Definition, bool]]] = {}
+    for item in defs:
+        by_file.setdefault(item[0].path, []).append(item)
+    out = []
+    for path in sorted(by_file):
+        items = sorted(by_file[path], key=lambda item: item[0].start_line)
+        texts = [d.snippet if whole else d.signature for d, whole in items]
+        pieces: list[str] = []
+        last_container = None
+        for (d, whole), text in zip(items, texts):
+            if any(other is not text and text in other for other in texts):
+                continue  # shown whole inside its class's rendering
+            if d.container and d.container != last_container and d.container not in texts:
+                pieces.append(d.container)
+            last_container = d.container
+            if whole:
+                pieces.append(d.snippet)
+            else:
+                indent = d.snippet[: len(d.snippet) - len(d.snippet.lstrip())]
+                pieces.append(indent + _signature_line(d, language))
+        out.append(Chunk(path=label(path), text="\n".join(pieces)))
+    return tuple(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import codecs
 import ctypes
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -97,6 +98,8 @@ class Model:
         self._is_control = lambda tok: bool(llama_cpp.llama_vocab_is_control(vocab, tok))
         self._bos = self.llm.tokenize(b"", add_bos=True)  # [] when the model adds no BOS
         self.fim = fim.detect(self.special_token)
+        # The context builder counts the same lines and definitions on every keystroke.
+        self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
         self.kv_mode = kv_mode
         self.states: KVStates | None = None
         if kv_mode == "perFile" and not vocab_only:
@@ -138,12 +141,32 @@ class Model:
         """User text, never parsed for special tokens."""
         return self.llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=False, special=False) if text else []
 
-    def count_tokens(self, text: str) -> int:
+    def _count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        """Each part tokenized on its own, so a change in one leaves the others' tokens (and
+        their cached KV cells) as they were."""
+        header: list[int] = []
+        prefix: list[int] = []
+        file_sep = self.fim.file_sep_id if self.fim else None
+        if prompt.extra and file_sep is not None:  # repo-level FIM: <file_sep>path\ncontent ...
+            if prompt.repo and self.fim.repo_name_id is not None:
+                header += [self.fim.repo_name_id, *self.tokenize(f"{prompt.repo}\n")]
+            for chunk in prompt.extra:
+                header += [file_sep, *self.tokenize(f"{chunk.path}\n{chunk.text}\n")]
+            header += [file_sep, *self.tokenize(f"{prompt.file_label}\n")]
+        elif prompt.extra:  # a comment line names each file
+            for chunk in prompt.extra:
+                prefix += self.tokenize(f"{prompt.comment} {chunk.path}\n{chunk.text}\n\n")
+            prefix += self.tokenize(f"{prompt.comment} {prompt.file_label}\n")
+        prefix += self.tokenize(prompt.imports) + self.tokenize(prompt.prefix)
         suffix = self.tokenize(prompt.suffix) if self.fim else []
-        return self._bos + fim.layout(self.fim, self.tokenize(prompt.prefix), suffix)
+        return self._bos + header + fim.layout(self.fim, prefix, suffix)
+
+    def render(self, prompt: Prompt) -> str:
+        """The prompt exactly as the model sees it, special tokens spelled out."""
+        return self.llm.detokenize(self.prompt_tokens(prompt), special=True).decode("utf-8", "replace")
 
     # -- generation ---------------------------------------------------------------------------
 

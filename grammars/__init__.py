@@ -1,0 +1,1 @@
+"""Tree-sitter queries, one folder per language (see README.md). Shipped as lsp_server.grammars."""
