@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import postprocess
 from .config import Settings
-from .context.prompt import Budget, Symbols, build_prompt
+from .context.prompt import Budget, Symbols, build_prompt, stable_view
 from .context.symbols import Definition, extract_definitions
 from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
@@ -57,7 +57,8 @@ def own_definitions(snap: Snapshot) -> list[Definition]:
 
 def make_prompt(model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None) -> Prompt:
     budget = prompt_budget(settings, model.info.context_size, model.fim is not None)
-    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions(snap))
+    view = stable_view(snap, cursor)
+    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions(view), view)
 
 
 def context_parts(model: Model, prompt: Prompt) -> list[dict]:

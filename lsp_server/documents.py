@@ -117,6 +117,17 @@ class Document:
     def cursor(self, line: int, character: int) -> Cursor:
         return _cursor(self.text, self._starts, line, character, self.encoding)
 
+    def offset_of_byte(self, byte: int) -> int:
+        """Code-point offset of a utf-8 byte offset (tree-sitter's) in the text."""
+        return len(self._source[: max(0, byte)].decode("utf-8", "surrogatepass"))
+
+    def byte_of_offset(self, offset: int) -> int:
+        return len(self.text[: max(0, offset)].encode("utf-8", "surrogatepass"))
+
+    @property
+    def source(self) -> bytes:
+        return self._source
+
     def position(self, offset: int) -> tuple[int, int]:
         """(line, character in the negotiated encoding) of a code-point offset."""
         line = bisect.bisect_right(self._starts, offset) - 1

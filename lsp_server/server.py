@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from . import __version__, completion
+from . import __version__, completion, fixes
 from .config import Settings, decode_settings
 from .context.symbols import Definition, SymbolIndex, SymbolSources
 from .context.workspace import Ignore, read_definitions, workspace_files
@@ -25,12 +25,13 @@ from .engine.devices import gpu_warning
 from .engine.model import Model, ModelError
 from .engine.worker import LatestWins, Worker
 from .results import ResultCache
-from .structs import CancelledError
+from .structs import CancelledError, GenParams
 from .watcher import Watcher
 
 log = logging.getLogger("sokuji")
 SECTION = "sokuji"
 INDEX_BATCH = 64  # files read per executor call while indexing; the loop applies each batch
+DIAGNOSTICS_DELAY = 0.25  # seconds of quiet after an edit before syntax errors are published
 
 
 class SokujiServer(LanguageServer):
@@ -54,6 +55,9 @@ class SokujiServer(LanguageServer):
         self.roots: dict[Path, Ignore] = {}  # workspace folders and their .gitignore rules
         self._touched: dict[str, float] = {}  # uri -> when the watcher last re-read it
         self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # worker only: uri -> (version, defs)
+        self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
+        self.fixes_offered = 0
+        self.fixes_refused = 0
         self.served = 0
         self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
 
@@ -274,6 +278,144 @@ class SokujiServer(LanguageServer):
             self._touched[file_uri] = time.monotonic()
             self._apply(file_uri, defs)
 
+    # -- diagnostics and fixes ----------------------------------------------------------------
+
+    def schedule_diagnostics(self, uri: str) -> None:
+        """Publish the document's syntax errors once edits pause (debounced per document)."""
+        timer = self._diagnostic_timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        doc = self.docs.get(uri)
+        if doc is None or not self.settings.diagnostics or doc.tree is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._diagnostic_timers[uri] = loop.call_later(DIAGNOSTICS_DELAY, self._publish_diagnostics, uri, doc.version)
+
+    def _publish_diagnostics(self, uri: str, version: int) -> None:
+        self._diagnostic_timers.pop(uri, None)
+        doc = self.docs.get(uri)
+        if doc is None or doc.version != version:
+            return  # stale: the newer version has its own timer
+        diagnostics = [
+            types.Diagnostic(
+                range=self._range(doc, p.start_byte, p.end_byte),
+                message=p.message,
+                severity=types.DiagnosticSeverity.Error,
+                source=SECTION,
+            )
+            for p in fixes.syntax_problems(doc.tree, doc.source)
+        ]
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics))
+
+    def clear_diagnostics(self, uri: str) -> None:
+        timer = self._diagnostic_timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @staticmethod
+    def _range(doc, start_byte: int, end_byte: int) -> types.Range:
+        a = doc.position(doc.offset_of_byte(start_byte))
+        b = doc.position(doc.offset_of_byte(end_byte))
+        return types.Range(start=types.Position(line=a[0], character=a[1]), end=types.Position(line=b[0], character=b[1]))
+
+    def _resolve_supported(self) -> bool:
+        caps = self.client_capabilities.text_document
+        code_action = caps.code_action if caps else None
+        support = code_action.resolve_support if code_action else None
+        return bool(support and "edit" in support.properties)
+
+    def _disabled_supported(self) -> bool:
+        caps = self.client_capabilities.text_document
+        return bool(caps and caps.code_action and caps.code_action.disabled_support)
+
+    async def resolve_fix(self, action: types.CodeAction) -> types.CodeAction:
+        """Compute the action's edit: the model's rewrite, checked before it is offered."""
+        data = action.data if isinstance(action.data, dict) else {}
+        uri = data.get("uri")
+        doc = self.docs.get(uri) if isinstance(uri, str) else None
+        if doc is None or not isinstance(data.get("range"), list) or len(data["range"]) != 4:
+            return self._no_fix(action, "the document is not open")
+        l1, c1, l2, c2 = (int(v) for v in data["range"])
+        snap = doc.snapshot()  # the current version: the edit is versioned to it
+        start = doc.byte_of_offset(doc.cursor(l1, c1).offset)
+        end = doc.byte_of_offset(doc.cursor(l2, c2).offset)
+        rows = (l1, max(l1, l2 - 1 if c2 == 0 and l2 > l1 else l2)) if data.get("selection") else None
+        key = f"fix:{uri}"
+        token = self.latest.begin(key)
+        try:
+            await self.model_ready.wait()
+            fix = await self.worker.run(
+                self._fix_job, snap, start, end, str(data.get("message", "")), bool(data.get("own")), self.settings, token, rows
+            )
+        except asyncio.CancelledError:
+            token.cancel()
+            raise
+        except CancelledError:
+            return self._no_fix(action, "cancelled")
+        except Exception as exc:
+            log.exception("fix failed for %s", uri)
+            return self._no_fix(action, f"error: {exc}")
+        finally:
+            self.latest.end(key, token)
+        if fix is None:
+            return self._no_fix(action, self.model_error or "no model loaded")
+        if not fix.edits:
+            return self._no_fix(action, fix.reason)
+        self.fixes_offered += 1
+        edits = [self._line_edit(doc, first, end_row, new_lines) for first, end_row, new_lines in fix.edits]
+        action.edit = types.WorkspaceEdit(
+            document_changes=[
+                types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=snap.version),
+                    edits=edits,
+                )
+            ]
+        )
+        return action
+
+    def _fix_job(self, snap, start, end, message, own, settings, token, rows):
+        model = self.model
+        if model is None:
+            return None
+        params = GenParams(max_tokens=512, time_budget_ms=settings.fix_time_budget_ms)
+        fix = fixes.propose_fix(model, snap, start, end, message, own, params, token, settings.fix_prompt_lookup, rows)
+        gens = fix.generations
+        self._log_from_worker(
+            f"fix {snap.uri}:{fix.region[0] + 1}-{fix.region[1] + 1}: {('offered (' + fix.method + ')') if fix.edits else 'refused (' + fix.reason + ')'}, "
+            f"tries={len(gens)}, generated={sum(g.generated_tokens for g in gens)}, "
+            f"{sum(g.seconds for g in gens) * 1000:.0f} ms"
+        )
+        return fix
+
+    def _no_fix(self, action: types.CodeAction, reason: str) -> types.CodeAction:
+        self.fixes_refused += 1
+        action.edit = None
+        if self._disabled_supported():
+            action.disabled = types.CodeActionDisabled(reason=f"sokuji: no safe fix found ({reason})")
+        else:
+            action.title = f"sokuji: no safe fix found ({reason})"
+        return action
+
+    @staticmethod
+    def _line_edit(doc, first: int, end_row: int, new_lines: list[str]) -> types.TextEdit:
+        """Replace rows [first, end_row) with `new_lines` (whole lines)."""
+        n_rows = doc.text.count("\n") + 1
+        if end_row < n_rows:
+            rng = types.Range(start=types.Position(line=first, character=0), end=types.Position(line=end_row, character=0))
+            return types.TextEdit(range=rng, new_text="".join(line + "\n" for line in new_lines))
+        # up to the end of the file, which has no newline after its last row
+        last_line, last_char = doc.position(len(doc.text))
+        if first >= n_rows:  # appended rows
+            rng = types.Range(start=types.Position(line=last_line, character=last_char), end=types.Position(line=last_line, character=last_char))
+            return types.TextEdit(range=rng, new_text="".join("\n" + line for line in new_lines))
+        start = types.Position(line=first, character=0)
+        if not new_lines and first > 0:  # deleting the last rows: and the newline before them
+            line, char = doc.position(doc.cursor(first, 0).offset - 1)
+            start = types.Position(line=line, character=char)
+        rng = types.Range(start=start, end=types.Position(line=last_line, character=last_char))
+        return types.TextEdit(range=rng, new_text="\n".join(new_lines))
+
     # -- per-file state ----------------------------------------------------------------------
 
     def forget(self, uri: str) -> None:
@@ -329,6 +471,8 @@ class SokujiServer(LanguageServer):
             "kvBudgetBytes": kv.budget_bytes if kv else 0,
             "resultCacheHits": self.results.hits,
             "resultCacheMisses": self.results.misses,
+            "fixesOffered": self.fixes_offered,
+            "fixesRefused": self.fixes_refused,
             "indexFiles": self.index.file_count,
             "indexDefinitions": self.index.definition_count,
             "latencyP50Ms": round(pct[9] * 1000, 1) if pct else None,
@@ -439,6 +583,7 @@ def create_server(model_override: str | None = None) -> SokujiServer:
     def did_open(ls: SokujiServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.docs.open(item.uri, item.language_id, item.version, item.text)
+        ls.schedule_diagnostics(item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -452,11 +597,13 @@ def create_server(model_override: str | None = None) -> SokujiServer:
             else:
                 doc.apply_change(change.text)
         doc.version = params.text_document.version
+        ls.schedule_diagnostics(doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SokujiServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.docs.close(params.text_document.uri)
         ls.forget(params.text_document.uri)
+        ls.clear_diagnostics(params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: SokujiServer, *args) -> None:
@@ -468,6 +615,43 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         except Exception:
             log.exception("could not persist KV states")
         ls.worker.shutdown()
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite], resolve_provider=True
+        ),
+    )
+    async def code_action(ls: SokujiServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        """Listing is instant: the edit is computed in codeAction/resolve, or here (time-boxed
+        by fixTimeBudgetMs) for clients that cannot resolve."""
+        uri = params.text_document.uri
+        doc = ls.docs.get(uri)
+        if doc is None:
+            return []
+        only = params.context.only
+        wanted = lambda kind: not only or any(kind.value.startswith(k.value if hasattr(k, "value") else str(k)) for k in only)  # noqa: E731
+        lazy = ls._resolve_supported()
+        actions = []
+        if wanted(types.CodeActionKind.QuickFix):
+            for diag in params.context.diagnostics:
+                r = diag.range
+                data = {"uri": uri, "range": [r.start.line, r.start.character, r.end.line, r.end.character],
+                        "message": diag.message, "own": diag.source == SECTION}
+                actions.append(types.CodeAction(title=f"Fix with sokuji: {diag.message}", kind=types.CodeActionKind.QuickFix,
+                                                diagnostics=[diag], data=data))
+        r = params.range
+        if not params.context.diagnostics and lazy and r.start != r.end and wanted(types.CodeActionKind.RefactorRewrite):
+            data = {"uri": uri, "range": [r.start.line, r.start.character, r.end.line, r.end.character],
+                    "message": "rewrite this code", "own": False, "selection": True}
+            actions.append(types.CodeAction(title="Rewrite selection with sokuji", kind=types.CodeActionKind.RefactorRewrite, data=data))
+        if not lazy:
+            actions = [await ls.resolve_fix(a) for a in actions]
+        return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: SokujiServer, action: types.CodeAction) -> types.CodeAction:
+        return await ls.resolve_fix(action)
 
     async def inline_completion(ls: SokujiServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
         found = await ls.suggest(params.text_document.uri, params.position)

@@ -4,6 +4,7 @@ A stand-in tokenizer (one token per word) keeps the expected outputs literal."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -151,8 +152,10 @@ def test_imports_are_shown_above_a_window_that_does_not_reach_them():
     row = text.split("\n").index("    ") if "    " in text.split("\n") else 0
     p = _prompt(text, row, 4, Budget(120, 20), _index())
     assert p.imports == "import os\nfrom lib.util import helper\n# ...\n"
-    # the window: whole functions, the enclosing one and the room left by definitions
-    assert p.prefix.startswith("def f") and "\ndef total(values):" in p.prefix
+    # the window: the enclosing function whole, then what fits above, statement by statement
+    # (the end of the function above when it does not fit whole)
+    assert "\ndef total(values):" in p.prefix
+    assert re.fullmatch(r"def f\d+\(p\):|    return p \+ \d+", p.prefix.split("\n")[0])
     assert "def helper(a, b):" in "\n".join(c.text for c in p.extra)
 
 

@@ -111,3 +111,36 @@ async def test_files_changed_on_disk_update_the_index_within_a_second(tmp_path: 
         (ignored / "gen.py").write_text("def fresh_helper(generated):\n    pass\n")  # build/ is not indexed
         await asyncio.sleep(0.5)
         assert "fresh_helper(generated)" not in (await context(client, uri, 5, 4))["prompt"]
+
+
+async def test_definitions_from_other_open_buffers_follow_their_edits(tmp_path: Path):
+    """An unsaved buffer's definitions are used as typed, ahead of what is on disk."""
+    lib_uri, main_uri = (tmp_path / "lib.py").as_uri(), (tmp_path / "main.py").as_uri()
+    main = "from lib import scale\n\n\ndef run(xs):\n    ys = scale(xs)\n    \n"
+    async with session(capabilities(inline=True)) as client:  # no workspace folder: no index
+        open_doc(client, lib_uri, "def scale(xs, by=2):\n    return [x * by for x in xs]\n")
+        open_doc(client, main_uri, main)
+        assert "def scale(xs, by=2):" in (await context(client, main_uri, 5, 4))["prompt"]
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=lib_uri, version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text="def scale(xs, by=3, *, clip=None):\n    return xs\n")],
+            )
+        )
+        prompt = (await context(client, main_uri, 5, 4))["prompt"]
+        assert "def scale(xs, by=3, *, clip=None):" in prompt and "by=2" not in prompt
+
+
+async def test_context_command_rejects_bad_arguments_and_keeps_serving(tmp_path: Path):
+    async with session(capabilities(inline=True)) as client:
+        for args in ([], ["file:///never/opened.py", 0, 0], ["x", "not a line", 0]):
+            try:
+                await asyncio.wait_for(
+                    client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.context", arguments=args)),
+                    30,
+                )
+            except Exception as exc:  # the client raises the server's JSON-RPC error
+                assert "sokuji.context" in str(exc)
+            else:
+                raise AssertionError(f"{args} was accepted")
+        assert (await stats(client))["requestsServed"] == 0

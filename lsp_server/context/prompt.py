@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ..documents import Cursor, Snapshot
 from ..structs import Chunk, Prompt
-from .languages import line_comment
+from .languages import line_comment, new_parser
 from .scope import LineCosts, enclosing_scopes, identifiers, import_nodes, local_window
 from .symbols import Definition
 
@@ -71,7 +71,36 @@ class Budget:
         """(window prefix, imports, definitions) of the total."""
         suffix = self.suffix if self.suffix_counts else 0
         room = max(0, self.total - suffix - CURSOR_LINE_ROOM)
-        return room // 3, room // 10, room - room // 3 - room // 10
+        return room // 4, room // 10, room - room // 4 - room // 10
+
+
+def stable_view(snap: Snapshot, cursor: Cursor) -> Snapshot:
+    """The document with the line being typed emptied (its indentation kept). Every choice
+    is made on this view: a half-typed line breaks the parse (an open bracket can turn the
+    rest of the function into an ERROR node), and the choices must not change while typing."""
+    text = snap.text
+    start = text.rfind("\n", 0, cursor.offset) + 1
+    end = text.find("\n", cursor.offset)
+    end = len(text) if end < 0 else end
+    line = text[start:end]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if line == indent:
+        return snap
+    stable = text[:start] + indent + text[end:]
+    tree = snap.tree
+    parser = new_parser(snap.language) if tree is not None else None
+    if tree is not None and parser is not None:
+        tree = tree.copy()
+        start_byte = len(text[:start].encode("utf-8", "surrogatepass")) + len(indent)
+        old_end = start_byte + len(line[len(indent) :].encode("utf-8", "surrogatepass"))
+        row = cursor.line
+        tree.edit(
+            start_byte=start_byte, old_end_byte=old_end, new_end_byte=start_byte,
+            start_point=(row, len(indent)), old_end_point=(row, old_end - start_byte + len(indent)),
+            new_end_point=(row, len(indent)),
+        )
+        tree = parser.parse(stable.encode("utf-8", "surrogatepass"), tree)
+    return Snapshot(snap.uri, snap.version, stable, snap.language_id, snap.language, tree)
 
 
 def _stable_first(first: int, cursor_line: int) -> int:
@@ -85,8 +114,10 @@ def build_prompt(
     budget: Budget | int,
     symbols: Symbols | None = None,
     definitions: Iterable[Definition] = (),
+    view: Snapshot | None = None,
 ) -> Prompt:
-    """`definitions`: this file's own (from its tags), shown when outside the window."""
+    """`definitions`: this file's own (from the tags of `view`, the stable view), shown when
+    outside the window."""
     if isinstance(budget, int):
         budget = Budget(budget)
     text = snap.text
@@ -94,13 +125,15 @@ def build_prompt(
     line_before = text[: cursor.offset].rsplit("\n", 1)[-1]
     line_after = text[cursor.offset :].split("\n", 1)[0]
     row = cursor.line
-    byte = len(text[: cursor.offset].encode("utf-8", "surrogatepass"))
+    view = view or stable_view(snap, cursor)  # choices are made without the line being typed
+    indent = len(line_before) - len(line_before.lstrip(" \t"))
+    byte = len(text[: cursor.offset - len(line_before) + min(indent, len(line_before))].encode("utf-8", "surrogatepass"))
     costs = LineCosts(lines, count_tokens)
     window_share, imports_share, defs_share = budget.shares()
 
     def window(prefix_budget: int, suffix_budget: int) -> tuple[int, int]:
-        first, last = local_window(snap.tree, byte, row, costs, prefix_budget, suffix_budget)
-        return (first if snap.tree is not None else _stable_first(first, row)), last
+        first, last = local_window(view.tree, byte, row, costs, prefix_budget, suffix_budget)
+        return (first if view.tree is not None else _stable_first(first, row)), last
 
     first, last = window(window_share, budget.suffix)
 
@@ -108,7 +141,7 @@ def build_prompt(
     comment = line_comment(snap.language)
     imports: list[str] = []
     used = 0
-    for node in import_nodes(snap.language, snap.tree):
+    for node in import_nodes(view.language, view.tree):
         if node.start_point.row >= first:
             break
         piece = "\n".join(lines[node.start_point.row : min(node.end_point.row + 1, first)])
@@ -127,7 +160,7 @@ def build_prompt(
 
     # Definitions of the names used around the cursor.
     chosen = _choose_definitions(
-        snap, byte, row, (first, last), count_tokens, defs_share + spare, symbols, list(definitions)
+        view, byte, row, (first, last), count_tokens, defs_share + spare, symbols, list(definitions)
     )
     label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
     chunks = _chunks(chosen, label, snap.language)
@@ -156,8 +189,8 @@ def build_prompt(
 
 def _wanted_names(snap: Snapshot, byte: int, row: int, own: list[Definition]) -> list[str]:
     """Identifiers near the cursor, then in the enclosing scopes (innermost first), then the
-    file's own definitions (nearest first: the methods of the class the cursor is in), then
-    the imported names. The cursor's own line is left out (see the module docstring)."""
+    file's own definitions (the most used first), then the imported names. The cursor's own
+    line is left out (see the module docstring)."""
     tree = snap.tree
     if tree is None:
         return []
@@ -180,7 +213,14 @@ def _wanted_names(snap: Snapshot, byte: int, row: int, own: list[Definition]) ->
     add([(n, ln) for n, ln in identifiers(snap.language, inner, skip) if abs(ln - row) <= NEAR_LINES], 0)
     for depth, scope in enumerate(scopes):
         add(identifiers(snap.language, scope, skip), 1 + depth)
-    add([(d.name, d.name_line) for d in own], 20)
+    # the file's own definitions, the most used first (the helpers this file calls often)
+    uses: dict[str, int] = {}
+    for name, _ in identifiers(snap.language, tree.root_node):
+        uses[name] = uses.get(name, 0) + 1
+    for d in own:
+        score = 20 + 1 / uses.get(d.name, 1)
+        if score < ranked.get(d.name, float("inf")):
+            ranked[d.name] = score
     for node in import_nodes(snap.language, tree):
         add(identifiers(snap.language, node), 50)
     if not scopes:  # at module level: the file's own statements around the cursor
@@ -188,7 +228,7 @@ def _wanted_names(snap: Snapshot, byte: int, row: int, own: list[Definition]) ->
     return sorted(ranked, key=lambda name: (ranked[name], name))[:MAX_NAMES]  # ties by name: same input, same prompt
 
 
-FULL_SHARE = 0.3  # of the definitions budget, for signature + first lines; the rest: signatures only
+FULL_SHARE = 0.2  # of the definitions budget, for signature + first lines; the rest: signatures only
 
 
 def _signature_line(d: Definition, language: str | None) -> str:

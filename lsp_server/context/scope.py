@@ -64,21 +64,25 @@ def local_window(
                 used_after += after
                 node = node.parent
                 continue
-            # Too big: take its children around the window, nearest first.
+            # Too big: take its children around the window, nearest first; above the cursor a
+            # child that does not fit whole is opened up (its own children: the end of the
+            # function above, statement by statement).
             children = [c for c in node.children if c.end_point.row >= c.start_point.row]
             above = [c for c in reversed(children) if c.end_point.row < first]
             below = [c for c in children if c.start_point.row >= last]
             up = down = True
             while up or down:
                 for _ in range(PREFIX_SHARE):
-                    if up and above:
-                        c = above.pop(0)
-                        cost = costs.span(c.start_point.row, first)
-                        if used_before + cost <= prefix_budget:
-                            used_before += cost
-                            first = c.start_point.row
-                        else:
-                            up = False
+                    if not (up and above):
+                        up = False
+                        break
+                    c = above.pop(0)
+                    cost = costs.span(c.start_point.row, first)
+                    if used_before + cost <= prefix_budget:
+                        used_before += cost
+                        first = c.start_point.row
+                    elif c.start_point.row < c.end_point.row and c.children:
+                        above[:0] = [k for k in reversed(c.children) if k.end_point.row < first]
                     else:
                         up = False
                 if down and below:
@@ -88,7 +92,7 @@ def local_window(
                     if used_after + cost <= suffix_budget:
                         used_after += cost
                         last = max(last, end)
-                    else:
+                    else:  # below, only whole nodes: a header without its body says little
                         down = False
                 else:
                     down = False

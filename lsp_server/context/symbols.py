@@ -54,19 +54,19 @@ def render(source: bytes, node: tree_sitter.Node, kind: str, language: str, memb
         return "\n".join(lines)
     first = node.start_point.row
     body = _body_row(node)
-    head_end = (body - first) if body is not None and body > first else 0  # lines before the body's own line
-    indent = lines[min(head_end + 1, len(lines) - 1)]
+    head = max(1, body - first) if body is not None else 1  # the signature's lines (the body may share the last)
+    indent = lines[min(head, len(lines) - 1)]
     indent = indent[: len(indent) - len(indent.lstrip())] or "    "
     elide = indent + ("..." if language == "python" else f"{line_comment(language)} ...")
     if kind in CONTAINER_KINDS and members:
         # the class line(s), its first lines up to the first member, then members' signatures
         first_member = members[0].start_point.row - first
-        keep = lines[: max(1, min(first_member, head_end + 1 + BODY_LINES))]
+        keep = lines[: max(1, min(first_member, head + BODY_LINES))]
         seen = {m.start_point.row for m in members}
         out = keep + [lines[r - first].rstrip() for r in sorted(seen)[:MEMBER_LINES] if r - first >= len(keep)]
         out.append(elide)
     else:
-        out = lines[: head_end + 1 + BODY_LINES] + [elide]
+        out = lines[: head + BODY_LINES] + [elide]
     if lines[-1].strip() in CLOSERS:
         out.append(lines[-1])
     return "\n".join(out)
@@ -92,7 +92,12 @@ def extract_definitions(language: str | None, tree: tree_sitter.Tree | None, sou
         if (node.start_byte, name_node.start_byte) in seen:
             continue
         seen.add((node.start_byte, name_node.start_byte))
-        members = [n for n, _, _ in found[i + 1 :] if n.start_byte >= node.start_byte and n.end_byte <= node.end_byte]
+        members = []
+        if kind in CONTAINER_KINDS:  # found is in file order: its members follow it
+            for n, _, _ in found[i + 1 :]:
+                if n.start_byte >= node.end_byte:
+                    break
+                members.append(n)
         name_line = name_node.start_point.row
         line_start = source.rfind(b"\n", 0, name_node.start_byte) + 1
         line_end = source.find(b"\n", name_node.start_byte)

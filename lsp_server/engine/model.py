@@ -8,7 +8,7 @@ import ctypes
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from .kv_cache import FileState, KVStates, default_budget_bytes, model_fingerpri
 # 128 keeps a cancel within ~0.2 s there for 7% more throughput than 64.
 PREFILL_CHUNK = 128
 SMALL_REUSE = 64  # a cached prefix shorter than this is re-evaluated (see _prefill)
+LOOKUP_TOKENS = 10  # tokens drafted per step by prompt lookup (fixes)
 
 
 class ModelError(Exception):
@@ -181,9 +182,36 @@ class Model:
         """Generate at most max_tokens, within the time budget, until EOS or until `stop`
         returns where to cut the text (checked after every token, so we stop early).
         `key` names the file, whose own KV state is restored first (perFile mode)."""
+        return self.generate(self.prompt_tokens(prompt), params, cancel, stop, key)
+
+    def rewrite(
+        self,
+        text: str,
+        source: str,
+        params: GenParams,
+        cancel: CancelToken,
+        stop: Callable[[str], int | None],
+        key: str = "",
+        lookup: bool = True,
+    ) -> Generation:
+        """Continue a plain-text prompt whose answer mostly copies `source` (a fix): with
+        `lookup`, greedy decoding drafts the next tokens from `source` (prompt lookup) and
+        verifies them in one batch, so copied stretches cost one model step, not one each."""
+        tokens = self._bos + self.tokenize(text)
+        draft = self.tokenize(source) if lookup and params.temperature == 0 else None
+        return self.generate(tokens, params, cancel, stop, key, draft)
+
+    def generate(
+        self,
+        tokens: list[int],
+        params: GenParams,
+        cancel: CancelToken,
+        stop: Callable[[str], int | None] = lambda text: None,
+        key: str = "",
+        draft_source: list[int] | None = None,
+    ) -> Generation:
         started = time.monotonic()
-        tokens = self.prompt_tokens(prompt)
-        room = self.llm.n_ctx() - params.max_tokens
+        room = self.llm.n_ctx() - params.max_tokens - (LOOKUP_TOKENS if draft_source else 0)
         if len(tokens) > room:  # keep the end of the prompt: the cursor is there
             tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
         if self.states is not None and key != self._resident:
@@ -197,9 +225,12 @@ class Model:
         generated = 0
         reason = "max_tokens"
         deadline = time.monotonic() + params.time_budget_ms / 1000
-        for tok in self.llm.generate(
-            tokens, temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0
-        ):
+        stream = (
+            self._lookup_greedy(tokens[-1], draft_source, cancel)
+            if draft_source is not None
+            else self.llm.generate(tokens, temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
+        )
+        for tok in stream:
             if cancel.cancelled:
                 reason = "cancelled"
                 break
@@ -229,6 +260,75 @@ class Model:
             stop_reason=reason,
             seconds=time.monotonic() - started,
         )
+
+    def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float]:
+        """Log-likelihood of each continuation after `context` (the context is evaluated once;
+        each continuation in one batch with logits at every position, then rolled back)."""
+        import numpy as np
+
+        llm = self.llm
+        base = self._bos + self.tokenize(context)
+        room = llm.n_ctx() - 1 - max((len(self.tokenize(c)) for c in continuations), default=0)
+        if len(base) > room:
+            base = self._bos + base[len(base) - room + len(self._bos) :]
+        if self.states is not None and key != self._resident:
+            self._switch_to(key, base)
+        self.evaluated_tokens += self._prefill(base, cancel)
+        n_past = llm.n_tokens  # every token of `base` but the last
+        scores = []
+        for text in continuations:
+            cancel.check()
+            tokens = self.tokenize(text)
+            batch = [base[-1], *tokens]
+            llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))[:-1].astype(np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            logsum = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+            scores.append(float(sum(logits[i, t] - logsum[i] for i, t in enumerate(tokens))))
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm.n_tokens = n_past
+        return scores
+
+    def _lookup_greedy(self, pending: int, source: list[int], cancel: CancelToken) -> Iterator[int]:
+        """Greedy tokens, several per model step where they copy `source`: llama-cpp-python's
+        LlamaPromptLookupDecoding proposes the tokens that followed the last n-gram in
+        `source`; one batch evaluates them, with logits at every position, and the prefix
+        the model agrees with is kept (its KV cells too; the rest are dropped). Only this
+        batch computes all-position logits: a context built with logits_all (what
+        Llama(draft_model=...) does) would pay for them on every prompt token too."""
+        import numpy as np
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        llm = self.llm
+        propose = LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=LOOKUP_TOKENS)
+        out: list[int] = []
+        while True:
+            cancel.check()
+            if out:
+                guess = [int(t) for t in propose(np.array(source + out + [pending], dtype=np.intc))]
+            else:  # nothing written yet: a fix starts by copying the start of its source
+                guess = source[:LOOKUP_TOKENS]
+            n_past = llm.n_tokens
+            guess = guess[: max(0, llm.n_ctx() - n_past - 1)]
+            batch = [pending, *guess]
+            llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[n_past : n_past + len(batch)] = batch
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
+            best = logits.argmax(axis=1)
+            agreed = 0
+            while agreed < len(guess) and guess[agreed] == best[agreed]:
+                agreed += 1
+            llm.n_tokens = n_past + 1 + agreed  # pending and the agreed guesses stay in the cache
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            out.append(pending)
+            for tok in [*guess[:agreed], int(best[agreed])]:
+                yield tok
+                out.append(tok)
+            pending = out.pop()  # the model's own next token: evaluated in the next batch
 
     def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:
         """Evaluate all prompt tokens but the last, reusing the longest cached prefix.
