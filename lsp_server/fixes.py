@@ -25,6 +25,7 @@ CONTAINERS = {"module", "program", "source_file", "translation_unit", "chunk", "
               "do_block", "then", "else", "interface_body", "enum_body", "switch_body", "match_block"}
 MAX_REGION_LINES = 40  # beyond this a rewrite is not a fix
 MIN_SIMILARITY = 0.6  # a rewrite must keep most of the code it replaces
+NEAR_ROWS = 10  # after a fix of a syntax error, no error may be left this close to the region
 MESSAGE_TEXT = 24  # characters of the offending text quoted in a message
 BEFORE_LINES = 40  # code above the region shown to the model
 RETRY_TEMPERATURE = 0.8  # the second try samples; the first is greedy
@@ -33,8 +34,9 @@ RETRY_TEMPERATURE = 0.8  # the second try samples; the first is greedy
 @dataclass(frozen=True)
 class Problem:
     start_byte: int
-    end_byte: int
+    end_byte: int  # what a squiggle covers: the problem's first line
     message: str
+    node_end_byte: int = -1  # the whole ERROR node (a fix must leave none near it)
 
 
 def syntax_problems(tree: tree_sitter.Tree | None, source: bytes, limit: int = 100) -> list[Problem]:
@@ -46,20 +48,44 @@ def syntax_problems(tree: tree_sitter.Tree | None, source: bytes, limit: int = 1
     while stack and len(out) < limit:
         node = stack.pop()
         if node.is_missing:
-            out.append(Problem(node.start_byte, node.end_byte, f"missing '{node.type}'"))
+            out.append(Problem(node.start_byte, node.end_byte, f"missing '{node.type}'", node.end_byte))
             continue
         if node.is_error:
             line_end = source.find(b"\n", node.start_byte)
             end = node.end_byte if line_end < 0 else min(node.end_byte, line_end)  # one line of squiggle
             text = source[node.start_byte : end].decode("utf-8", "replace").strip()
-            first = node.children[0] if node.children else None
-            token = first.text.decode("utf-8", "replace") if first is not None and first.text else text
-            quoted = token if len(token) <= MESSAGE_TEXT else token[:MESSAGE_TEXT] + "…"
-            out.append(Problem(node.start_byte, max(end, node.start_byte), f"unexpected '{quoted}'" if quoted else "syntax error"))
+            whole = source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            message = _bracket_problem(whole)
+            if message is None:
+                first = node.children[0] if node.children else None
+                token = first.text.decode("utf-8", "replace") if first is not None and first.text else text
+                quoted = token if len(token) <= MESSAGE_TEXT else token[:MESSAGE_TEXT] + "…"
+                message = f"unexpected '{quoted}'" if quoted else "syntax error"
+            out.append(Problem(node.start_byte, max(end, node.start_byte), message, node.end_byte))
             continue
         if node.has_error:
             stack.extend(reversed(node.children))
     return sorted(out, key=lambda p: p.start_byte)
+
+
+def _bracket_problem(text: str) -> str | None:
+    """"missing ')'" / "unexpected ']'" when the brackets of an ERROR node's text do not
+    balance (strings skipped), else None."""
+    stack: list[str] = []
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in CLOSERS_BY_OPENER:
+            stack.append(CLOSERS_BY_OPENER[ch])
+        elif ch in ")]}":
+            if not stack or stack[-1] != ch:
+                return f"unexpected '{ch}'"
+            stack.pop()
+    return f"missing '{stack[-1]}'" if stack else None
 
 
 def error_count(language: str | None, source: bytes) -> tuple[int, list[tuple[int, int]]]:
@@ -68,7 +94,7 @@ def error_count(language: str | None, source: bytes) -> tuple[int, list[tuple[in
     if parser is None:
         return 0, []
     problems = syntax_problems(parser.parse(source), source, limit=10_000)
-    rows = [(source.count(b"\n", 0, p.start_byte), source.count(b"\n", 0, p.end_byte)) for p in problems]
+    rows = [(source.count(b"\n", 0, p.start_byte), source.count(b"\n", 0, max(p.end_byte, p.node_end_byte))) for p in problems]
     return len(problems), rows
 
 
@@ -236,7 +262,8 @@ def check_fix(
 ) -> Verdict:
     """A rewrite of rows [first, last] is offered only if the file then parses with no error in
     the rewritten rows, has fewer errors than before when the problem was a syntax error (no
-    more otherwise), and keeps most of the code it replaces."""
+    more otherwise) and none left within NEAR_ROWS of it, and keeps most of the code it
+    replaces."""
     lines = text.split("\n")
     old_region = "\n".join(lines[first : last + 1])
     if not new_region.strip() or new_region.rstrip() == old_region.rstrip():
@@ -252,6 +279,8 @@ def check_fix(
         return Verdict(False, "the rewrite does not parse")
     if after > before or (own_problem and after >= before):
         return Verdict(False, "the rewrite leaves the syntax error")
+    if own_problem and any(a <= new_last + NEAR_ROWS and b >= first - NEAR_ROWS for a, b in rows):
+        return Verdict(False, "errors remain around the fix")
     return Verdict(True)
 
 
@@ -335,12 +364,14 @@ def propose_fix(
         best = repairs[max(range(len(repairs)), key=scores.__getitem__)]
         return Fix(line_edits(region_lines, best, first), "", (), (first, last), "repair")
     stop = fix_stop(language, len(region_lines) - (row - first))
+    # a fix is about as long as what it replaces: a model that rambles is cut short
+    budget = min(params.max_tokens, model.count_tokens(dedented[len(prefill) :]) * 3 // 2 + 16)
     generations: list[Generation] = []
     reason = "the model wrote nothing"
     for temperature in (0.0, RETRY_TEMPERATURE):
         cancel.check()
         gen = model.rewrite(
-            prompt, dedented[len(prefill) :], GenParams(params.max_tokens, params.time_budget_ms, temperature),
+            prompt, dedented[len(prefill) :], GenParams(budget, params.time_budget_ms, temperature),
             cancel, stop, key=f"fix:{snap.uri}", lookup=lookup,
         )
         generations.append(gen)

@@ -305,7 +305,11 @@ class SokujiServer(LanguageServer):
             )
             for p in fixes.syntax_problems(doc.tree, doc.source)
         ]
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics))
+        caps = self.client_capabilities.text_document
+        versioned = bool(caps and caps.publish_diagnostics and caps.publish_diagnostics.version_support)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, version=version if versioned else None, diagnostics=diagnostics)
+        )
 
     def clear_diagnostics(self, uri: str) -> None:
         timer = self._diagnostic_timers.pop(uri, None)

@@ -16,6 +16,7 @@ RULES = {
     "lsp_server.engine.worker": ["lsp_server.context", "lsp_server.server", "pygls"],
     "lsp_server.postprocess": ["lsp_server.", "pygls", "llama_cpp"],
     "lsp_server.completion": ["lsp_server.server", "pygls"],
+    "lsp_server.fixes": ["lsp_server.server", "pygls"],
 }
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import array
 import codecs
+import contextlib
 import ctypes
 import functools
+import io
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -82,18 +86,27 @@ class Model:
 
         file = _check_file(path)
         threads = max(1, os.cpu_count() or 1)
+        # llama-cpp-python's verbose=False silences loading by pointing file descriptors 1 and 2
+        # at /dev/null, process-wide: LSP messages the event loop writes to stdout meanwhile
+        # would be lost. So load with verbose=True (no descriptor games) and catch the chatter,
+        # which goes through Python's sys.stderr, here instead.
+        chatter = io.StringIO()
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(file),
-                n_gpu_layers=gpu_layers,
-                n_ctx=context_size,
-                n_threads=threads,
-                n_threads_batch=threads,
-                vocab_only=vocab_only,
-                verbose=bool(os.environ.get("SOKUJI_LLAMA_VERBOSE")),
-            )
+            with contextlib.redirect_stderr(sys.stderr if os.environ.get("SOKUJI_LLAMA_VERBOSE") else chatter):
+                self.llm = llama_cpp.Llama(
+                    model_path=str(file),
+                    n_gpu_layers=gpu_layers,
+                    n_ctx=context_size,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    vocab_only=vocab_only,
+                    verbose=True,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"llama.cpp could not load {file}: {exc}") from exc
+        if not os.environ.get("SOKUJI_LLAMA_VERBOSE"):
+            self.llm.verbose = False
+            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # its log callback: errors only
         vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._is_eog = lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok))
         self._is_control = lambda tok: bool(llama_cpp.llama_vocab_is_control(vocab, tok))
