@@ -14,6 +14,7 @@ from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
 from .engine.embedded import cache_dir, embedded_model_path
 from .engine.model import Model
+from .engine.remote import RemoteEngine
 from .results import ResultCache
 from .structs import CancelToken, Generation, GenParams, Prompt
 
@@ -32,7 +33,9 @@ def model_path(settings: Settings, override: str | None = None) -> str:
     return settings.model or override or embedded_model_path()
 
 
-def load_model(settings: Settings, override: str | None = None) -> Model:
+def load_model(settings: Settings, override: str | None = None) -> Model | RemoteEngine:
+    if settings.engine != "local":
+        return RemoteEngine(settings.engine, settings.url, settings.api_key_env, settings.timeout_ms / 1000, settings.context_size)
     return Model(
         model_path(settings, override),
         -1 if settings.gpu_layers is None else settings.gpu_layers,

@@ -22,6 +22,10 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     kv_cache: Literal["perFile", "shared", "off"] = "perFile"  # KV state per file / one shared / none
     kv_cache_mb: int = 0  # memory for per-file KV states; 0 = a tenth of free RAM (64 MiB..2 GiB)
     kv_cache_persist: bool = True  # keep per-file KV states on disk across restarts
+    engine: Literal["local", "llama-server", "openai"] = "local"  # where generation runs
+    url: str = ""  # the engine's base URL, e.g. http://gpu-box:8080 (llama-server) or .../v1 (openai)
+    api_key_env: str = ""  # name of the environment variable holding the engine's API key
+    timeout_ms: int = 30000  # an engine request that takes longer fails (one message, then retried)
     diagnostics: bool = True  # publish tree-sitter syntax errors
     fix_time_budget_ms: int = 15000  # a fix (code action) may take this long per try
     fix_prompt_lookup: bool = True  # draft fix tokens from the code being fixed (speculative)
@@ -36,6 +40,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "temperature": (0.0, 5.0),
     "kvCacheMb": (0, 1_048_576),
     "fixTimeBudgetMs": (50, 600_000),
+    "timeoutMs": (100, 600_000),
 }
 
 

@@ -17,6 +17,7 @@ import tree_sitter
 from .context.languages import line_comment, new_parser
 from .documents import Snapshot
 from .engine.model import Model
+from .engine.remote import RemoteEngine
 from .structs import CancelToken, Generation, GenParams
 
 # Containers whose children are statements or definitions: a fix rewrites one such child.
@@ -310,7 +311,7 @@ def _point(source: bytes, byte: int) -> tuple[int, int]:
 
 
 def propose_fix(
-    model: Model,
+    model: Model | RemoteEngine,
     snap: Snapshot,
     start_byte: int,
     end_byte: int,
@@ -361,7 +362,8 @@ def propose_fix(
     if repairs:  # the model picks: the likeliest text, with the two lines after it
         after = "\n".join(lines[last + 1 : last + 3])
         scores = model.score(before + "\n", ["\n".join(c) + "\n" + after for c in repairs], cancel, key=f"fix:{snap.uri}")
-        best = repairs[max(range(len(repairs)), key=scores.__getitem__)]
+        # a remote engine gives no scores: the first repair that parses (they come likeliest kind first)
+        best = repairs[max(range(len(repairs)), key=scores.__getitem__)] if scores else repairs[0]
         return Fix(line_edits(region_lines, best, first), "", (), (first, last), "repair")
     stop = fix_stop(language, len(region_lines) - (row - first))
     # a fix is about as long as what it replaces: a model that rambles is cut short

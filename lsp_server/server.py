@@ -23,6 +23,7 @@ from .context.workspace import Ignore, read_definitions, workspace_files
 from .documents import Documents, Snapshot
 from .engine.devices import gpu_warning
 from .engine.model import Model, ModelError
+from .engine.remote import EngineUnavailable, RemoteEngine
 from .engine.worker import LatestWins, Worker
 from .results import ResultCache
 from .structs import CancelledError, GenParams
@@ -42,7 +43,7 @@ class SokujiServer(LanguageServer):
         self.worker = Worker()
         self.latest = LatestWins()
         self.settings = Settings()
-        self.model: Model | None = None  # assigned only on the worker thread
+        self.model: Model | RemoteEngine | None = None  # assigned only on the worker thread
         self.model_error: str | None = None
         self.model_ready = asyncio.Event()
         self._load_task: asyncio.Task[None] | None = None
@@ -57,6 +58,7 @@ class SokujiServer(LanguageServer):
         self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # worker only: uri -> (version, defs)
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self.fixes_offered = 0
+        self.engine_down = False  # a remote engine failed; reported once until it answers again
         self.fixes_refused = 0
         self.served = 0
         self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
@@ -69,7 +71,8 @@ class SokujiServer(LanguageServer):
         for message in errors:
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
         old, self.settings = self.settings, settings
-        model_keys = ("model", "gpu_layers", "context_size", "kv_cache", "kv_cache_mb", "kv_cache_persist")
+        model_keys = ("model", "gpu_layers", "context_size", "kv_cache", "kv_cache_mb", "kv_cache_persist",
+                      "engine", "url", "api_key_env", "timeout_ms")
         return any(getattr(old, k) != getattr(settings, k) for k in model_keys)
 
     def start_loading(self) -> None:
@@ -158,16 +161,37 @@ class SokujiServer(LanguageServer):
             raise
         except CancelledError:
             return None
+        except EngineUnavailable as exc:
+            self.engine_failed(exc)
+            return None
         except Exception:
             log.exception("completion failed for %s", uri)
             return None
         finally:
             self.latest.end(uri, token)
+        self.engine_ok()
         self.served += 1
         self.latencies.append(time.monotonic() - started)
         if result is None or not result.text:
             return None
         return result.text, types.Position(line=line, character=character)
+
+    def engine_failed(self, exc: Exception) -> None:
+        """A remote engine is down or timing out: say so once, not once per keystroke."""
+        log.info("engine unavailable: %s", exc)
+        if not self.engine_down:
+            self.engine_down = True
+            self.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Error,
+                message=f"sokuji: {exc}. Completions and fixes resume by themselves when it answers again.",
+            ))
+
+    def engine_ok(self) -> None:
+        if self.engine_down:
+            self.engine_down = False
+            self.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Info, message=f"sokuji: the engine at {self.settings.url} answers again."
+            ))
 
     def _complete_job(self, snap, cursor, settings, token, others):
         model = self.model  # read on the worker thread, where swaps happen
@@ -357,6 +381,9 @@ class SokujiServer(LanguageServer):
             raise
         except CancelledError:
             return self._no_fix(action, "cancelled")
+        except EngineUnavailable as exc:
+            self.engine_failed(exc)
+            return self._no_fix(action, "the engine is unavailable")
         except Exception as exc:
             log.exception("fix failed for %s", uri)
             return self._no_fix(action, f"error: {exc}")
@@ -364,6 +391,7 @@ class SokujiServer(LanguageServer):
             self.latest.end(key, token)
         if fix is None:
             return self._no_fix(action, self.model_error or "no model loaded")
+        self.engine_ok()
         if not fix.edits:
             return self._no_fix(action, fix.reason)
         self.fixes_offered += 1

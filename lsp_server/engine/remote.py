@@ -1,0 +1,264 @@
+"""Generation on an existing inference server instead of in-process: llama.cpp's llama-server
+(`/infill` with `input_extra`, `cache_prompt` and a slot pinned per file) or an OpenAI-style
+`/v1/completions` (llama-cpp-python's server, vLLM). sokuji keeps the editor side —
+documents, context, post-processing, fixes — and only the generating happens there.
+
+Same interface as engine.model.Model. Called only from the engine worker thread; requests
+stream, so a cancelled completion closes its HTTP connection between tokens.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
+from .model import ModelError, ModelInfo
+
+FLAVORS = ("llama-server", "openai")
+
+
+class EngineUnavailable(ModelError):
+    """The server cannot be reached, timed out, or answered with an error."""
+
+
+class RemoteEngine:
+    def __init__(self, flavor: str, url: str, api_key_env: str = "", timeout_s: float = 30.0, context_size: int = 4096):
+        if flavor not in FLAVORS:
+            raise ModelError(f"unknown engine {flavor!r}: use one of local, {', '.join(FLAVORS)}")
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ModelError(f"engine url must be http(s)://host:port[/path], got {url!r}")
+        self.flavor = flavor
+        self.url = url
+        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._base = parts.path.rstrip("/")
+        if flavor == "openai" and not self._base.endswith("/v1"):
+            self._base += "/v1"
+        if flavor == "llama-server" and self._base.endswith("/v1"):
+            self._base = self._base[: -len("/v1")]
+        self._api_key = os.environ.get(api_key_env, "") if api_key_env else ""
+        self.timeout_s = timeout_s
+        self.states = None  # the server keeps the caches (llama-server: one slot per file)
+        self.evaluated_tokens = 0
+        self.reused_tokens = 0
+        self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
+        self._tokenize_path: str | None = None
+        self._slots = 1
+        # llama-server fills in the middle (/infill). OpenAI-style servers get prefix-only
+        # prompts: llama-cpp-python's server builds `suffix` prompts from placeholder token ids.
+        self.fim = "llama-server /infill" if flavor == "llama-server" else None
+        self._bos_count: int | None = None  # tokens a tokenizer endpoint adds to any text
+        self._probed = False
+        self.info = ModelInfo(path=url, size_bytes=0, architecture=flavor, name=url, fim=self.fim,
+                              context_size=context_size, gpu_layers=0, gpu_offload=False)
+        try:
+            self.probe()
+        except EngineUnavailable:
+            pass  # not up yet: requests fail with one clear message until it is
+
+    def probe(self) -> None:
+        """Ask the server its model name, context size, slots, and whether it can fill in
+        the middle (llama-server answers /infill with 501 for a model without FIM tokens)."""
+        name, n_ctx, self._slots = self._server_props()
+        if self.flavor == "llama-server":
+            try:
+                self._call("POST", "/infill", {"input_prefix": "", "input_suffix": "", "n_predict": 0})
+            except EngineUnavailable as exc:
+                if "HTTP 501" not in str(exc):
+                    raise
+                self.fim = None
+        self.info = ModelInfo(path=self.url, size_bytes=0, architecture=self.flavor, name=name, fim=self.fim,
+                              context_size=n_ctx or self.info.context_size, gpu_layers=0, gpu_offload=False)
+        self._probed = True
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        return cls(self._host, self._port, timeout=self.timeout_s)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _call(self, method: str, path: str, body: dict | None = None, base: str | None = None) -> dict:
+        conn = self._connection()
+        try:
+            url = (self._base if base is None else base) + path
+            conn.request(method, url, json.dumps(body) if body is not None else None, self._headers())
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise EngineUnavailable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            raise EngineUnavailable(f"{self.flavor} at {self.url}: {method} {path} -> HTTP {resp.status}: {data[:200]!r}")
+        try:
+            return json.loads(data or b"{}")
+        except ValueError as exc:
+            raise EngineUnavailable(f"{self.flavor} at {self.url}: {path} answered something that is not JSON") from exc
+
+    def _stream(self, path: str, body: dict, cancel: CancelToken) -> Iterator[dict]:
+        """Server-sent events, one JSON object each; closing the connection (cancel, or the
+        caller stopping early) stops the server's generation."""
+        conn = self._connection()
+        try:
+            conn.request("POST", self._base + path, json.dumps({**body, "stream": True}), self._headers())
+            resp = conn.getresponse()
+            if resp.status >= 400:
+                raise EngineUnavailable(f"{self.flavor} at {self.url}: POST {path} -> HTTP {resp.status}: {resp.read()[:200]!r}")
+            for raw in resp:
+                if cancel.cancelled:
+                    raise CancelledError()
+                line = raw.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    return
+                yield json.loads(payload)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise EngineUnavailable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _server_props(self) -> tuple[str, int, int]:
+        if self.flavor == "llama-server":
+            props = self._call("GET", "/props")
+            settings = props.get("default_generation_settings", {})
+            name = os.path.basename(str(props.get("model_path", "llama-server")))
+            return name, int(settings.get("n_ctx") or 0), int(props.get("total_slots") or 1)
+        models = self._call("GET", "/models").get("data") or [{}]
+        return str(models[0].get("id", "openai")), 0, 1
+
+    # -- the Model interface ----------------------------------------------------------------
+
+    def _count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        if self.flavor == "llama-server":
+            return len(self._call("POST", "/tokenize", {"content": text}).get("tokens", []))
+        # llama-cpp-python's server: /extras/tokenize; vLLM: /tokenize (both outside /v1)
+        root = self._base[: -len("/v1")]
+        if self._tokenize_path is None:
+            self._tokenize_path = "/extras/tokenize"
+            try:
+                self._call("POST", "/extras/tokenize", {"input": "x"}, root)
+            except EngineUnavailable:
+                self._tokenize_path = "/tokenize"
+
+        def count(piece: str) -> int:
+            body = {"input": piece} if self._tokenize_path == "/extras/tokenize" else {"prompt": piece, "model": self.info.name}
+            return len(self._call("POST", self._tokenize_path, body, root).get("tokens", []))
+
+        if self._bos_count is None:
+            self._bos_count = count("")  # a BOS the endpoint adds is not the text's
+        return max(0, count(text) - self._bos_count)
+
+    def render(self, prompt: Prompt) -> str:
+        """The text before the cursor as sent: each chunk under a comment naming its file."""
+        head = "".join(f"{prompt.comment} {c.path}\n{c.text}\n\n" for c in prompt.extra)
+        if prompt.extra:
+            head += f"{prompt.comment} {prompt.file_label}\n"
+        return head + prompt.imports + prompt.prefix
+
+    def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        return [0] * self.count_tokens(self.render(prompt))  # the count is what callers use
+
+    def _slot(self, key: str) -> int:
+        """A file keeps its llama-server slot, so the slot's prompt cache is that file's."""
+        return zlib.crc32(key.encode()) % max(1, self._slots)
+
+    def complete(self, prompt: Prompt, params: GenParams, cancel: CancelToken,
+                 stop: Callable[[str], int | None] = lambda text: None, key: str = "") -> Generation:
+        if not self._probed:  # it was down when sokuji started
+            self.probe()
+        if self.flavor == "llama-server" and not self.fim:  # prefix-only model: /completion
+            body = {"prompt": self.render(prompt), "n_predict": params.max_tokens, "temperature": params.temperature,
+                    "cache_prompt": True, "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms}
+            return self._generate("/completion", body, params, cancel, stop)
+        if self.flavor == "llama-server":
+            body = {
+                "input_prefix": prompt.imports + prompt.prefix, "input_suffix": prompt.suffix,
+                "input_extra": [{"filename": c.path, "text": c.text} for c in prompt.extra],
+                "n_predict": params.max_tokens, "temperature": params.temperature, "cache_prompt": True,
+                "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms,
+            }
+            return self._generate("/infill", body, params, cancel, stop)
+        body = {"model": self.info.name, "prompt": self.render(prompt),
+                "max_tokens": params.max_tokens, "temperature": params.temperature}
+        return self._generate("/completions", body, params, cancel, stop)
+
+    def rewrite(self, text: str, source: str, params: GenParams, cancel: CancelToken,
+                stop: Callable[[str], int | None], key: str = "", lookup: bool = True) -> Generation:
+        """A plain continuation (prompt lookup is the in-process engine's; servers that draft
+        do it on their side)."""
+        if not self._probed:
+            self.probe()
+        if self.flavor == "llama-server":
+            body = {"prompt": text, "n_predict": params.max_tokens, "temperature": params.temperature,
+                    "cache_prompt": True, "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms}
+            return self._generate("/completion", body, params, cancel, stop)
+        body = {"model": self.info.name, "prompt": text, "max_tokens": params.max_tokens, "temperature": params.temperature}
+        return self._generate("/completions", body, params, cancel, stop)
+
+    def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float] | None:
+        """Servers do not give prompt log-likelihoods cheaply: no scores (the caller takes
+        its candidates in their own order)."""
+        return None
+
+    def _generate(self, path: str, body: dict, params: GenParams, cancel: CancelToken,
+                  stop: Callable[[str], int | None]) -> Generation:
+        started = time.monotonic()
+        deadline = started + params.time_budget_ms / 1000
+        text, generated, reason = "", 0, "max_tokens"
+        prompt_n = evaluated = 0
+        try:
+            for event in self._stream(path, body, cancel):
+                if "choices" in event:  # OpenAI style
+                    choice = (event.get("choices") or [{}])[0]
+                    piece, finished = choice.get("text") or "", choice.get("finish_reason")
+                else:  # llama-server
+                    piece, finished = event.get("content") or "", event.get("stop") and event.get("stop_type")
+                    timings = event.get("timings") or {}
+                    if timings:
+                        evaluated = int(timings.get("prompt_n", evaluated))
+                        prompt_n = evaluated + int(event.get("tokens_cached", 0) or 0)
+                if piece:
+                    generated += 1
+                    text += piece
+                    cut = stop(text)
+                    if cut is not None:
+                        text, reason = text[:cut], "stop"
+                        break
+                if finished:
+                    reason = "eos" if finished in ("stop", "eos", "word") else "max_tokens"
+                    break
+                if time.monotonic() > deadline:
+                    reason = "time"
+                    break
+        except CancelledError:
+            reason = "cancelled"
+        self.evaluated_tokens += evaluated
+        self.reused_tokens += max(0, prompt_n - evaluated)
+        return Generation(text=text, prompt_tokens=prompt_n, evaluated_tokens=evaluated, generated_tokens=generated,
+                          stop_reason=reason, seconds=time.monotonic() - started)
+
+    def forget(self, key: str) -> None:
+        """Nothing held here: the server's slot cache follows the prompt by itself."""
+
+    def persist(self) -> None:
+        """The server keeps its own caches."""
+
+    def close(self) -> None:
+        self.count_tokens.cache_clear()
