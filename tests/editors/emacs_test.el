@@ -1,0 +1,65 @@
+;;; Driven by tests/test_editors.py: Emacs in batch mode with the README's snippet, eglot, a
+;;; real `sokuji serve' and the embedded model. Writes what happened to $SOKUJI_RESULT.
+(require 'json)
+(setq debug-on-error nil)
+(defvar sokuji-test--result nil)
+
+(defun sokuji-test--put (key value)
+  (setq sokuji-test--result (plist-put sokuji-test--result key value)))
+
+(defun sokuji-test--finish (ok &optional err)
+  (sokuji-test--put :ok (if ok t :json-false))
+  (when err (sokuji-test--put :error err))
+  (with-temp-file (getenv "SOKUJI_RESULT")
+    (insert (json-encode sokuji-test--result)))
+  (kill-emacs (if ok 0 3)))
+
+(defun sokuji-test--wait (pred seconds)
+  (let ((end (+ (float-time) seconds)))
+    (while (and (not (funcall pred)) (< (float-time) end))
+      (accept-process-output nil 0.05))
+    (funcall pred)))
+
+(defun sokuji-test--open (file)
+  (find-file (expand-file-name file (getenv "SOKUJI_WORKSPACE")))
+  (python-mode)
+  ;; batch mode runs no post-command-hook, so `eglot-ensure' never fires: start it directly,
+  ;; with the contact sokuji.el registered in `eglot-server-programs'
+  (unless (eglot-current-server)
+    (apply #'eglot (eglot--guess-contact)))
+  (unless (sokuji-test--wait (lambda () (eglot-managed-p)) 120)
+    (error "eglot did not manage %s" file)))
+
+(condition-case err
+    (progn
+      (load (getenv "SOKUJI_SNIPPET"))  ; the README's snippet, as a user pastes it
+      (require 'project)
+      ;; project.el 0.8 knows only VCS projects; the test workspace is a transient one
+      (add-hook 'project-find-functions (lambda (_dir) (cons 'transient (getenv "SOKUJI_WORKSPACE"))))
+      (sokuji-test--put :eglot (if (boundp 'eglot-version) eglot-version (or (ignore-errors (package-get-version)) "")))
+
+      ;; 1. a completion from the model, through completion-at-point
+      (sokuji-test--open "fib.py")
+      (goto-char (point-min))
+      (forward-line 3)
+      (end-of-line)
+      (let ((before (buffer-string)))
+        (completion-at-point)
+        (sokuji-test--put :after_completion (buffer-substring-no-properties (point-min) (point-max)))
+        (unless (not (equal before (buffer-string)))
+          (error "completion-at-point inserted nothing")))
+
+      ;; 2. a syntax error: its diagnostic, then the code action that fixes it
+      (sokuji-test--open "calc.py")
+      (sokuji-test--wait (lambda () nil) 1.0)  ; the server publishes after a pause in edits
+      (flymake-start)
+      (unless (sokuji-test--wait (lambda () (flymake-diagnostics)) 30)
+        (error "no diagnostics"))
+      (sokuji-test--put :diagnostics (mapcar #'flymake-diagnostic-text (flymake-diagnostics)))
+      (let ((before (buffer-string)))
+        (eglot-code-actions (point-min) (point-max) "quickfix" t)
+        (unless (sokuji-test--wait (lambda () (not (equal before (buffer-string)))) 120)
+          (error "the fix was not applied")))
+      (sokuji-test--put :after_fix (buffer-substring-no-properties (point-min) (point-max)))
+      (sokuji-test--finish t))
+  (error (sokuji-test--finish nil (format "%S" err))))
