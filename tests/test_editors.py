@@ -93,3 +93,72 @@ def test_emacs_eglot(tmp_path: Path):
     assert out["after_completion"] != FIB and out["after_completion"].startswith(FIB.rstrip("\n").rstrip())
     assert out["diagnostics"], out
     assert out["after_fix"] == FIXED
+
+
+TOOLS = Path(os.environ.get("SOKUJI_EDITOR_TOOLS", ROOT / ".ci" / "tools"))  # code-server, playwright-core (npm)
+VSIX = ROOT / "editors" / "vscode" / "sokuji.vsix"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_vscode_in_code_server(tmp_path: Path):
+    code_server = TOOLS / "node_modules" / ".bin" / "code-server"
+    missing = [str(p) for p in (code_server, VSIX, TOOLS / "node_modules" / "playwright-core", Path("/usr/bin/chromium"))
+               if not p.exists()]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (.ci/run installs them)")
+    ws = workspace(tmp_path)
+    (ws / "fib.py").write_text("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    ")
+    data, extensions = tmp_path / "code-data", tmp_path / "code-extensions"
+    (data / "User").mkdir(parents=True)
+    (data / "User" / "settings.json").write_text(json.dumps({
+        **json.loads(readme_snippet("vscode").replace(str(ROOT / ".venv" / "bin"), str(VENV_BIN))),
+        "sokuji.kvCachePersist": False,
+        "sokuji.timeBudgetMs": 60000,
+        "editor.inlineSuggest.enabled": True,
+        "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},  # no suggest widget over the ghost text
+        "editor.wordBasedSuggestions": "off",
+        "workbench.startupEditor": "none",
+        "security.workspace.trust.enabled": False,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoCheckUpdates": False,
+        "sokuji.trace.server": "messages",  # the LSP traffic in the extension's log, for when this fails
+    }))
+    port = free_port()
+    config = tmp_path / "code-server.yaml"
+    config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
+    env = editor_env(tmp_path) | {"SOKUJI_VSCODE_LOG": str(tmp_path / "extension.log")}
+    common = ["--config", str(config), "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
+    install = subprocess.run([str(code_server), *common, "--install-extension", str(VSIX)],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stdout + install.stderr
+    server = subprocess.Popen([str(code_server), *common, "--disable-telemetry", "--disable-update-check",
+                               "--disable-workspace-trust", str(ws)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        shot = tmp_path / "vscode.png"  # kept as the test's artifact
+        drive = subprocess.run(
+            ["node", str(ROOT / "tests/editors/vscode_test.mjs")],
+            env=env | {"SOKUJI_TOOLS": str(TOOLS), "SOKUJI_CODE_SERVER_URL": f"http://127.0.0.1:{port}",
+                       "SOKUJI_WORKSPACE": str(ws), "SOKUJI_SCREENSHOT": str(shot)},
+            capture_output=True, text=True, timeout=600,
+        )
+        lines = [ln for ln in drive.stdout.splitlines() if ln.startswith("{")]
+        assert lines, drive.stdout + drive.stderr
+        out = json.loads(lines[-1])
+        log = (tmp_path / "extension.log").read_text() if (tmp_path / "extension.log").exists() else ""
+        assert out["ok"], (out.get("error"), log[-3000:])
+        assert shot.exists()
+        saved = (ws / "fib.py").read_text()
+        # the ghost text came from sokuji, Tab accepted it, and it is in the saved file
+        assert out["ghost"] and saved.startswith("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return")
+        assert len(saved) > len("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return"), saved
+    finally:
+        server.kill()
+        server.wait(10)
