@@ -124,7 +124,6 @@ def run(workspace: Path, budgets: list[int], samples: int, model: Model, seed: i
         tokens_ours: list[int] = []
         for case in cases:
             lines = case.path.read_text(encoding="utf-8").split("\n")
-            original = lines[case.row]
             lines[case.row] = case.indent  # the statement is hidden; the cursor is where it began
             text = "\n".join(lines)
             uri = case.path.as_uri()

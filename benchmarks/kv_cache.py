@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass

@@ -490,6 +490,9 @@ class SokujiServer(LanguageServer):
         lat = sorted(self.latencies)
         pct = statistics.quantiles(lat, n=20, method="inclusive") if len(lat) >= 2 else lat * 19
         return {
+            "modelReady": self.model_ready.is_set() and model is not None,
+            "modelError": self.model_error,
+            "model": model.info.name if model is not None else None,
             "requestsServed": self.served,
             "promptTokensEvaluated": model.evaluated_tokens if model else 0,
             "promptTokensReused": model.reused_tokens if model else 0,

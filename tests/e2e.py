@@ -87,3 +87,25 @@ async def complete_at(client, uri: str, line: int, character: int) -> types.Comp
 
 def completion_logs(client) -> list[str]:
     return [m.message for m in client.log_messages if "completion " in m.message]
+
+
+async def cancel_after(client, uri: str, line: int, character: int, msg_id: str, seconds: float) -> None:
+    """Send an inline completion, cancel it `seconds` later, and check the one answer it gets
+    is the cancellation."""
+    from pygls.exceptions import JsonRpcRequestCancelled
+
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+    )
+    pending = asyncio.ensure_future(
+        client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
+    )
+    await asyncio.sleep(seconds)  # decoding is under way
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+    try:
+        await asyncio.wait_for(pending, 30)
+    except JsonRpcRequestCancelled:
+        return
+    raise AssertionError("the cancelled request was answered with a result")

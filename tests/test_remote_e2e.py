@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcRequestCancelled
 
 from lsp_server.engine.embedded import embedded_model_path
 
-from .e2e import capabilities, completion_logs, inline, open_doc, session
+from .e2e import cancel_after, capabilities, completion_logs, inline, open_doc, session
 from .test_fixes_e2e import BROKEN, FIXED, apply, code_actions, resolve
 
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    "
@@ -100,18 +99,7 @@ async def test_cancel_closes_the_request_and_the_next_one_works(engine):
     async with session(capabilities(inline=True), options(port, maxTokens=400, timeBudgetMs=120000)) as client:
         uri = "file:///work/states.txt"
         open_doc(client, uri, STATES, language="plaintext")
-        params = types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=2, character=0),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-        pending = asyncio.ensure_future(
-            client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="remote-1")
-        )
-        await asyncio.sleep(1.5)  # streaming is under way
-        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="remote-1"))
-        with pytest.raises(JsonRpcRequestCancelled):
-            await asyncio.wait_for(pending, 30)
+        await cancel_after(client, uri, 2, 0, "remote-1", 1.5)  # streaming is under way by then
         for _ in range(100):  # the worker logs once the stream is closed
             cancelled = [m for m in completion_logs(client) if "stop=cancelled" in m]
             if cancelled:

@@ -2,11 +2,9 @@
 
 import asyncio
 
-import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcRequestCancelled
 
-from .e2e import capabilities, complete_at, completion_logs, inline, open_doc, session
+from .e2e import cancel_after, capabilities, complete_at, completion_logs, inline, open_doc, session
 
 FIB = '''def fibonacci(n: int) -> int:
     """Return the n-th Fibonacci number."""
@@ -71,18 +69,7 @@ async def test_cancel_stops_decoding_and_the_next_request_works():
         uri = "file:///work/states.txt"
         open_doc(client, uri, LONG, language="plaintext")
         await inline(client, uri, 0, 0)  # warm up: the model is loaded
-        params = types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=3, character=0),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-        pending = asyncio.ensure_future(
-            client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="long-1")
-        )
-        await asyncio.sleep(1.0)  # decoding is under way
-        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-1"))
-        with pytest.raises(JsonRpcRequestCancelled):
-            await asyncio.wait_for(pending, 30)
+        await cancel_after(client, uri, 3, 0, "long-1", 1.0)
         # exactly one answer came back (the cancellation error); the next request works
         result = await inline(client, uri, 3, 0)
         assert result.items and result.items[0].insert_text.strip()

@@ -51,8 +51,7 @@ class RemoteEngine:
         self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
         self._tokenize_path: str | None = None
         self._slots = 1
-        # llama-server fills in the middle (/infill). OpenAI-style servers get prefix-only
-        # prompts: llama-cpp-python's server builds `suffix` prompts from placeholder token ids.
+        # llama-server fills in the middle (/infill); OpenAI-style servers: see probe()
         self.fim = "llama-server /infill" if flavor == "llama-server" else None
         self._bos_count: int | None = None  # tokens a tokenizer endpoint adds to any text
         self._probed = False
@@ -74,6 +73,8 @@ class RemoteEngine:
                 if "HTTP 501" not in str(exc):
                     raise
                 self.fim = None
+        elif self._fim_tokens_known(name):
+            self.fim = "openai suffix"
         self.info = ModelInfo(path=self.url, size_bytes=0, architecture=self.flavor, name=name, fim=self.fim,
                               context_size=n_ctx or self.info.context_size, gpu_layers=0, gpu_offload=False)
         self._probed = True
@@ -131,6 +132,23 @@ class RemoteEngine:
             raise EngineUnavailable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
         finally:
             conn.close()
+
+    def _fim_tokens_known(self, name: str) -> bool:
+        """An OpenAI-style server gets `suffix` when its tokenizer has FIM tokens (each one
+        token) and it is not llama-cpp-python's server, which builds `suffix` prompts from
+        placeholder token ids (it answers /extras/tokenize; vLLM answers /tokenize)."""
+        root = self._base[: -len("/v1")]
+        try:
+            self._call("POST", "/extras/tokenize", {"input": "x"}, root)
+            return False
+        except EngineUnavailable:
+            pass
+        try:
+            counts = [len(self._call("POST", "/tokenize", {"prompt": t, "model": name}, root).get("tokens", []))
+                      for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")]
+        except EngineUnavailable:
+            return False
+        return counts == [1, 1, 1]
 
     def _server_props(self) -> tuple[str, int, int]:
         if self.flavor == "llama-server":
@@ -197,6 +215,8 @@ class RemoteEngine:
             return self._generate("/infill", body, params, cancel, stop)
         body = {"model": self.info.name, "prompt": self.render(prompt),
                 "max_tokens": params.max_tokens, "temperature": params.temperature}
+        if self.fim:
+            body["suffix"] = prompt.suffix
         return self._generate("/completions", body, params, cancel, stop)
 
     def rewrite(self, text: str, source: str, params: GenParams, cancel: CancelToken,

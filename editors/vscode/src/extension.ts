@@ -135,7 +135,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   try {
     await client.start();
     trace(`started; server capabilities ${JSON.stringify(client.initializeResult?.capabilities)}`);
-    showReady();
+    await waitForModel();
   } catch (error) {
     show("$(error) sokuji", `sokuji: the server failed to start: ${error}`);
     throw error;
@@ -147,6 +147,25 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
       }
     })
   );
+}
+
+/** The model loads in the background after the server starts: show it until it is ready. */
+async function waitForModel(): Promise<void> {
+  show("$(sync~spin) sokuji: loading model", "sokuji: loading the model");
+  for (;;) {
+    const stats = (await client?.sendRequest("workspace/executeCommand", { command: "sokuji.stats", arguments: [] })) as
+      | Record<string, unknown>
+      | undefined;
+    if (!stats || stats.modelError) {
+      show("$(error) sokuji", `sokuji: ${stats?.modelError ?? "the server is not running"}`);
+      return;
+    }
+    if (stats.modelReady) {
+      showReady();
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 async function showStats(): Promise<void> {
@@ -176,7 +195,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (client) {
         show("$(sync~spin) sokuji", "sokuji: restarting");
         await client.restart();
-        showReady();
+        await waitForModel();
       } else {
         await start(context);
       }
