@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from . import __version__, completion, fixes
@@ -35,9 +36,29 @@ INDEX_BATCH = 64  # files read per executor call while indexing; the loop applie
 DIAGNOSTICS_DELAY = 0.25  # seconds of quiet after an edit before syntax errors are published
 
 
+class _Dropped:
+    """What a message that could not be read becomes: pygls ignores it (wrong jsonrpc)."""
+
+    jsonrpc = ""
+
+
+class SokujiProtocol(LanguageServerProtocol):
+    def structure_message(self, data):
+        """A request whose params do not fit its method (`"position": "here"`) gets an error
+        response; pygls would log it and leave the request unanswered."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                error = types.ResponseError(code=exc.code, message=f"invalid params for {data['method']}")
+                self._send_response(data["id"], error=error)
+            return _Dropped()
+
+
 class SokujiServer(LanguageServer):
     def __init__(self, model_override: str | None = None) -> None:
-        super().__init__("sokuji", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("sokuji", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=SokujiProtocol)
         self.model_override = model_override
         self.docs = Documents()
         self.worker = Worker()
