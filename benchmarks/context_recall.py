@@ -33,6 +33,7 @@ from lsp_server.context.scope import identifiers  # noqa: E402
 from lsp_server.context.symbols import Definition, SymbolIndex, SymbolSources  # noqa: E402
 from lsp_server.context.workspace import read_definitions, workspace_files  # noqa: E402
 from lsp_server.documents import Document  # noqa: E402
+from lsp_server.structs import headed  # noqa: E402
 from lsp_server.engine.embedded import embedded_model_path  # noqa: E402
 from lsp_server.engine.model import Model  # noqa: E402
 
@@ -134,7 +135,7 @@ def run(workspace: Path, budgets: list[int], samples: int, model: Model, seed: i
             prompt = build_prompt(snap, doc.cursor(case.row, len(case.indent)), count, budget, sources, own_definitions(snap))
             context = "\n".join([c.text for c in prompt.extra] + [prompt.imports, prompt.prefix, prompt.suffix])
             tokens_ours.append(sum(count(p) for p in [prompt.imports, prompt.prefix, prompt.suffix])
-                               + sum(count(f"{prompt.comment} {c.path}\n{c.text}\n\n") for c in prompt.extra))
+                               + sum(count(headed(prompt.comment, c.path, c.text)) for c in prompt.extra))
             names = [n for n in case.names if defs_by_name[n]]
             wanted += len(names)
             ours += recall(context, names, defs_by_name)

@@ -14,6 +14,12 @@ class Chunk(msgspec.Struct, frozen=True):
     text: str
 
 
+def headed(comment: str, path: str, text: str = "") -> str:
+    """A file's text under a comment line naming it: how a model without file-separator
+    tokens is shown other files (and, with no text, where the current file starts)."""
+    return f"{comment} {path}\n{text}\n\n" if text else f"{comment} {path}\n"
+
+
 class Prompt(msgspec.Struct, frozen=True):
     """What the model should see, laid out stable-first:
     extra chunks, then imports, then the file prefix up to the cursor; the suffix after it."""
@@ -29,6 +35,12 @@ class Prompt(msgspec.Struct, frozen=True):
     file_label: str = ""  # the file's own path, as chunk paths are shown
     repo: str = ""  # the workspace folder's name (models with a <|repo_name|> token see it)
     comment: str = "#"  # the language's line comment: chunk headers for models without file tokens
+
+    def headed_chunks(self) -> list[str]:
+        """The extra chunks, each under its file's comment header, then this file's header."""
+        if not self.extra:
+            return []
+        return [headed(self.comment, c.path, c.text) for c in self.extra] + [headed(self.comment, self.file_label)]
 
 
 class GenParams(msgspec.Struct, frozen=True):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..documents import Cursor, Snapshot
-from ..structs import Chunk, Prompt
+from ..structs import Chunk, Prompt, headed
 from .languages import line_comment, new_parser
 from .scope import LineCosts, enclosing_scopes, identifiers, import_nodes, local_window
 from .symbols import Definition
@@ -164,7 +164,7 @@ def build_prompt(
     )
     label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
     chunks = _chunks(chosen, label, snap.language)
-    leftover = defs_share + spare - sum(count_tokens(f"{comment} {c.path}\n{c.text}\n\n") for c in chunks)
+    leftover = defs_share + spare - sum(count_tokens(headed(comment, c.path, c.text)) for c in chunks)
     if leftover > 0:  # room nobody needed: a wider window
         first, last = window(costs.span(first, row) + leftover, costs.span(row + 1, last))
         if imports_text and first == 0:

@@ -170,10 +170,9 @@ class Model:
             for chunk in prompt.extra:
                 header += [file_sep, *self.tokenize(f"{chunk.path}\n{chunk.text}\n")]
             header += [file_sep, *self.tokenize(f"{prompt.file_label}\n")]
-        elif prompt.extra:  # a comment line names each file
-            for chunk in prompt.extra:
-                prefix += self.tokenize(f"{prompt.comment} {chunk.path}\n{chunk.text}\n\n")
-            prefix += self.tokenize(f"{prompt.comment} {prompt.file_label}\n")
+        else:  # a comment line names each file
+            for piece in prompt.headed_chunks():
+                prefix += self.tokenize(piece)
         prefix += self.tokenize(prompt.imports) + self.tokenize(prompt.prefix)
         suffix = self.tokenize(prompt.suffix) if self.fim else []
         return self._bos + header + fim.layout(self.fim, prefix, suffix)

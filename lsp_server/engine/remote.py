@@ -138,17 +138,25 @@ class RemoteEngine:
         token) and it is not llama-cpp-python's server, which builds `suffix` prompts from
         placeholder token ids (it answers /extras/tokenize; vLLM answers /tokenize)."""
         root = self._base[: -len("/v1")]
-        try:
-            self._call("POST", "/extras/tokenize", {"input": "x"}, root)
+        if self._tokenizer_path() == "/extras/tokenize":
             return False
-        except EngineUnavailable:
-            pass
         try:
             counts = [len(self._call("POST", "/tokenize", {"prompt": t, "model": name}, root).get("tokens", []))
                       for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")]
         except EngineUnavailable:
             return False
         return counts == [1, 1, 1]
+
+    def _tokenizer_path(self) -> str:
+        """An OpenAI-style server's tokenizer, outside /v1: llama-cpp-python's server answers
+        /extras/tokenize, vLLM /tokenize. Asked once."""
+        if self._tokenize_path is None:
+            try:
+                self._call("POST", "/extras/tokenize", {"input": "x"}, self._base[: -len("/v1")])
+                self._tokenize_path = "/extras/tokenize"
+            except EngineUnavailable:
+                self._tokenize_path = "/tokenize"
+        return self._tokenize_path
 
     def _server_props(self) -> tuple[str, int, int]:
         if self.flavor == "llama-server":
@@ -166,18 +174,12 @@ class RemoteEngine:
             return 0
         if self.flavor == "llama-server":
             return len(self._call("POST", "/tokenize", {"content": text}).get("tokens", []))
-        # llama-cpp-python's server: /extras/tokenize; vLLM: /tokenize (both outside /v1)
         root = self._base[: -len("/v1")]
-        if self._tokenize_path is None:
-            self._tokenize_path = "/extras/tokenize"
-            try:
-                self._call("POST", "/extras/tokenize", {"input": "x"}, root)
-            except EngineUnavailable:
-                self._tokenize_path = "/tokenize"
+        path = self._tokenizer_path()
 
         def count(piece: str) -> int:
-            body = {"input": piece} if self._tokenize_path == "/extras/tokenize" else {"prompt": piece, "model": self.info.name}
-            return len(self._call("POST", self._tokenize_path, body, root).get("tokens", []))
+            body = {"input": piece} if path == "/extras/tokenize" else {"prompt": piece, "model": self.info.name}
+            return len(self._call("POST", path, body, root).get("tokens", []))
 
         if self._bos_count is None:
             self._bos_count = count("")  # a BOS the endpoint adds is not the text's
@@ -185,10 +187,7 @@ class RemoteEngine:
 
     def render(self, prompt: Prompt) -> str:
         """The text before the cursor as sent: each chunk under a comment naming its file."""
-        head = "".join(f"{prompt.comment} {c.path}\n{c.text}\n\n" for c in prompt.extra)
-        if prompt.extra:
-            head += f"{prompt.comment} {prompt.file_label}\n"
-        return head + prompt.imports + prompt.prefix
+        return "".join(prompt.headed_chunks()) + prompt.imports + prompt.prefix
 
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
         return [0] * self.count_tokens(self.render(prompt))  # the count is what callers use
