@@ -17,6 +17,10 @@ from .context.languages import language_for, new_parser
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Above this size a buffer is kept as text only: no syntax tree, so no diagnostics and a
+# plain-text context window. Parsing 10 MB takes ~1 s, and every request would pay for
+# walking its tree; files this large are generated or data, rarely typed into.
+LARGE_FILE_BYTES = 2_000_000
 
 
 def _units(ch: str, encoding: str) -> int:
@@ -107,7 +111,16 @@ class Document:
         self.encoding = encoding
         self._parser = new_parser(self.language)
         self._set_text(text)
-        self.tree = self._parser.parse(self._source) if self._parser else None
+        self.tree = self._parse()
+
+    @property
+    def large(self) -> bool:
+        return len(self._source) > LARGE_FILE_BYTES
+
+    def _parse(self, old: tree_sitter.Tree | None = None) -> tree_sitter.Tree | None:
+        if self._parser is None or self.large:
+            return None
+        return self._parser.parse(self._source, old) if old is not None else self._parser.parse(self._source)
 
     def _set_text(self, text: str) -> None:
         self.text = text
@@ -131,13 +144,13 @@ class Document:
     def position(self, offset: int) -> tuple[int, int]:
         """(line, character in the negotiated encoding) of a code-point offset."""
         line = bisect.bisect_right(self._starts, offset) - 1
-        return line, index_to_col(self.text[self._starts[line] :], offset - self._starts[line], self.encoding)
+        return line, index_to_col(self.text[self._starts[line] : offset], offset - self._starts[line], self.encoding)
 
     def apply_change(self, text: str, start: tuple[int, int] | None = None, end: tuple[int, int] | None = None) -> None:
         """Apply one contentChange: a range edit, or the whole text when no range is given."""
         if start is None or end is None:
             self._set_text(text)
-            self.tree = self._parser.parse(self._source) if self._parser else None
+            self.tree = self._parse()
             return
         a = self.cursor(*start).offset
         b = self.cursor(*end).offset
@@ -147,7 +160,9 @@ class Document:
         old_end_byte = start_byte + len(self.text[a:b].encode("utf-8", "surrogatepass"))
         self._set_text(self.text[:a] + text + self.text[b:])
         new_end_byte = start_byte + len(text.encode("utf-8", "surrogatepass"))
-        if self.tree is not None and self._parser is not None:
+        if self.tree is None or self.large:  # no tree yet, or none wanted any more
+            self.tree = self._parse()
+        else:
             self.tree.edit(
                 start_byte=start_byte,
                 old_end_byte=old_end_byte,
@@ -156,7 +171,7 @@ class Document:
                 old_end_point=_point(old_source, old_end_byte),
                 new_end_point=_point(self._source, new_end_byte),
             )
-            self.tree = self._parser.parse(self._source, self.tree)
+            self.tree = self._parse(self.tree)
 
     def snapshot(self) -> Snapshot:
         tree = self.tree.copy() if self.tree is not None else None

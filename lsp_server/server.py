@@ -4,6 +4,7 @@ documents on the event loop and hand snapshots to the engine worker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import statistics
 import time
@@ -21,11 +22,11 @@ from . import __version__, completion, fixes
 from .config import Settings, decode_settings
 from .context.symbols import Definition, SymbolIndex, SymbolSources
 from .context.workspace import Ignore, read_definitions, workspace_files
-from .documents import Documents, Snapshot
+from .documents import LARGE_FILE_BYTES, Documents, Snapshot
 from .engine.devices import gpu_warning
 from .engine.model import Model, ModelError
 from .engine.remote import EngineUnavailable, RemoteEngine
-from .engine.worker import LatestWins, Worker
+from .engine.worker import LatestWins, Worker, WorkerDied
 from .results import ResultCache
 from .structs import CancelledError, GenParams
 from .watcher import Watcher
@@ -34,6 +35,7 @@ log = logging.getLogger("sokuji")
 SECTION = "sokuji"
 INDEX_BATCH = 64  # files read per executor call while indexing; the loop applies each batch
 DIAGNOSTICS_DELAY = 0.25  # seconds of quiet after an edit before syntax errors are published
+WATCHER_CHECK = 2.0  # seconds between checks that the file watcher's threads still run
 
 
 class _Dropped:
@@ -55,13 +57,35 @@ class SokujiProtocol(LanguageServerProtocol):
             return _Dropped()
 
 
+class _ToClient(logging.Handler):
+    """sokuji's own log records (INFO and up), from any thread, as window/logMessage."""
+
+    def __init__(self, server: SokujiServer) -> None:
+        super().__init__(logging.INFO)
+        self._server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        loop = self._server._loop
+        if loop is None or loop.is_closed():
+            return
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({record.exc_info[1]!r})"
+        kind = (types.MessageType.Error if record.levelno >= logging.ERROR
+                else types.MessageType.Warning if record.levelno >= logging.WARNING else types.MessageType.Info)
+        try:
+            loop.call_soon_threadsafe(self._server.window_log_message, types.LogMessageParams(type=kind, message=f"sokuji: {text}"))
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+
 class SokujiServer(LanguageServer):
     def __init__(self, model_override: str | None = None) -> None:
         super().__init__("sokuji", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=SokujiProtocol)
         self.model_override = model_override
         self.docs = Documents()
-        self.worker = Worker()
+        self.worker = Worker(on_death=self._engine_thread_died)
         self.latest = LatestWins()
         self.settings = Settings()
         self.model: Model | RemoteEngine | None = None  # assigned only on the worker thread
@@ -79,10 +103,30 @@ class SokujiServer(LanguageServer):
         self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # worker only: uri -> (version, defs)
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self.fixes_offered = 0
-        self.engine_down = False  # a remote engine failed; reported once until it answers again
+        self._reported: set[str] = set()  # problems shown to the user, until they go away
         self.fixes_refused = 0
         self.served = 0
         self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A message that could not be read. Invalid UTF-8 is read again with replacement
+        characters (the request gets its answer, the text keeps the rest); a body that is
+        not JSON gets JSON-RPC's parse error (id null: nobody can tell whose it was)."""
+        if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+            log.warning("a message was not valid UTF-8 (%s at byte %d); read it with U+FFFD in its place",
+                        error.reason, error.start)
+            try:
+                message = json.loads(error.object.decode("utf-8", "replace"), object_hook=self.protocol.structure_message)
+            except ValueError as exc:
+                error = exc
+            else:
+                self.protocol.handle_message(message)
+                return
+        if isinstance(error, ValueError):  # json.JSONDecodeError
+            log.warning("a message was not JSON: %s", error)
+            self.protocol._send_response(None, error=types.ResponseError(code=-32700, message=f"parse error: {error}"))
+            return
+        super().report_server_error(error, source)
 
     # -- settings and the model -------------------------------------------------------------
 
@@ -185,34 +229,56 @@ class SokujiServer(LanguageServer):
         except EngineUnavailable as exc:
             self.engine_failed(exc)
             return None
-        except Exception:
+        except WorkerDied:  # reported by _engine_thread_died
+            return None
+        except Exception as exc:
             log.exception("completion failed for %s", uri)
+            self.report("completion", f"sokuji: a completion failed ({exc}). The next one starts afresh; details in the log.")
             return None
         finally:
             self.latest.end(uri, token)
         self.engine_ok()
+        self.recovered("completion")
+        self.recovered("worker")
         self.served += 1
         self.latencies.append(time.monotonic() - started)
         if result is None or not result.text:
             return None
         return result.text, types.Position(line=line, character=character)
 
+    def report(self, kind: str, message: str, level: types.MessageType = types.MessageType.Error) -> None:
+        """Show a problem to the user once; the same kind again stays quiet until `recovered`.
+        Event loop only."""
+        if kind not in self._reported:
+            self._reported.add(kind)
+            self.window_show_message(types.ShowMessageParams(type=level, message=message))
+
+    def recovered(self, kind: str, message: str | None = None) -> None:
+        if kind in self._reported:
+            self._reported.discard(kind)
+            if message:
+                self.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
+
     def engine_failed(self, exc: Exception) -> None:
         """A remote engine is down or timing out: say so once, not once per keystroke."""
         log.info("engine unavailable: %s", exc)
-        if not self.engine_down:
-            self.engine_down = True
-            self.window_show_message(types.ShowMessageParams(
-                type=types.MessageType.Error,
-                message=f"sokuji: {exc}. Completions and fixes resume by themselves when it answers again.",
-            ))
+        self.report("engine", f"sokuji: {exc}. Completions and fixes resume by themselves when it answers again.")
 
     def engine_ok(self) -> None:
-        if self.engine_down:
-            self.engine_down = False
-            self.window_show_message(types.ShowMessageParams(
-                type=types.MessageType.Info, message=f"sokuji: the engine at {self.settings.url} answers again."
-            ))
+        self.recovered("engine", f"sokuji: the engine at {self.settings.url} answers again.")
+
+    def _engine_thread_died(self, exc: BaseException) -> None:
+        """On the dying engine thread (no other thread touches the model now): the model's
+        context may hold a half-done evaluation, so empty it; then tell the user, once."""
+        reset = getattr(self.model, "reset", None)
+        if reset is not None:
+            reset()
+        self.results.clear()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(
+                self.report, "worker",
+                f"sokuji: the engine thread stopped ({exc}); a new one took over. The request it was serving got an empty answer.",
+            )
 
     def _complete_job(self, snap, cursor, settings, token, others):
         model = self.model  # read on the worker thread, where swaps happen
@@ -285,6 +351,27 @@ class SokujiServer(LanguageServer):
             token,
             f"{self.index.file_count} files, {self.index.definition_count} definitions in {time.monotonic() - started:.1f} s",
         )
+
+    async def start_watcher(self) -> None:
+        self.watcher = Watcher(asyncio.get_running_loop(), self.on_disk_change)
+        await asyncio.get_running_loop().run_in_executor(None, self.watcher.watch, list(self.roots))
+
+    async def supervise_watcher(self) -> None:
+        """A watcher whose thread died reports nothing more: restart it, and re-index the
+        workspace, whose changes meanwhile were missed."""
+        while self.watcher is not None:
+            await asyncio.sleep(WATCHER_CHECK)
+            if self.watcher is None or (failure := self.watcher.failure()) is None:
+                continue
+            log.warning("the workspace file watcher stopped: %s; restarting it", failure)
+            self.report("watcher", f"sokuji: the workspace file watcher stopped ({failure}); restarted it and "
+                        "re-indexed the workspace.", types.MessageType.Warning)
+            try:
+                await self.start_watcher()
+            except Exception:
+                log.exception("cannot restart the workspace file watcher")
+                continue
+            await self.build_index(list(self.roots))
 
     def _apply(self, uri: str, defs: list[Definition] | None) -> None:
         if defs is None:
@@ -405,6 +492,8 @@ class SokujiServer(LanguageServer):
         except EngineUnavailable as exc:
             self.engine_failed(exc)
             return self._no_fix(action, "the engine is unavailable")
+        except WorkerDied:
+            return self._no_fix(action, "the engine thread stopped; try again")
         except Exception as exc:
             log.exception("fix failed for %s", uri)
             return self._no_fix(action, f"error: {exc}")
@@ -490,7 +579,8 @@ class SokujiServer(LanguageServer):
         path = to_fs_path(uri)
         try:
             on_disk = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: Path(path).read_text(encoding="utf-8", errors="replace") if path else None
+                # a symlink may point out of the workspace: not read (as the index does not)
+                None, lambda: Path(path).read_text(encoding="utf-8", errors="replace") if path and not Path(path).is_symlink() else None
             )
         except OSError:
             on_disk = None  # deleted or unreadable: not what the editor holds
@@ -500,6 +590,7 @@ class SokujiServer(LanguageServer):
     def _forget_job(self, uri: str) -> None:
         if self.model is not None:
             self.model.forget(uri)
+            self.model.forget(f"fix:{uri}")  # the state its fixes used
 
     def _persist_job(self) -> None:
         if self.model is not None:
@@ -518,13 +609,13 @@ class SokujiServer(LanguageServer):
             "promptTokensEvaluated": model.evaluated_tokens if model else 0,
             "promptTokensReused": model.reused_tokens if model else 0,
             "kvCache": self.settings.kv_cache,
-            "kvHits": kv.stats.hits if kv else 0,
-            "kvMisses": kv.stats.misses if kv else 0,
-            "kvEvictions": kv.stats.evictions if kv else 0,
-            "kvDiskHits": kv.stats.disk_hits if kv else 0,
-            "kvFiles": len(kv) if kv else 0,
-            "kvBytesHeld": kv.bytes_held if kv else 0,
-            "kvBudgetBytes": kv.budget_bytes if kv else 0,
+            "kvHits": kv.stats.hits if kv is not None else 0,
+            "kvMisses": kv.stats.misses if kv is not None else 0,
+            "kvEvictions": kv.stats.evictions if kv is not None else 0,
+            "kvDiskHits": kv.stats.disk_hits if kv is not None else 0,
+            "kvFiles": len(kv) if kv is not None else 0,
+            "kvBytesHeld": kv.bytes_held if kv is not None else 0,
+            "kvBudgetBytes": kv.budget_bytes if kv is not None else 0,
             "resultCacheHits": self.results.hits,
             "resultCacheMisses": self.results.misses,
             "fixesOffered": self.fixes_offered,
@@ -581,10 +672,17 @@ def _settings_section(raw: Any) -> Any:
 
 def create_server(model_override: str | None = None) -> SokujiServer:
     server = SokujiServer(model_override)
+    sokuji_log = logging.getLogger("sokuji")
+    sokuji_log.setLevel(min(sokuji_log.getEffectiveLevel(), logging.INFO))
+    sokuji_log.addHandler(_ToClient(server))
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: SokujiServer, params: types.InitializeParams) -> None:
-        ls.docs.encoding = str(ls.workspace.position_encoding or "utf-16")
+        ls._loop = asyncio.get_running_loop()
+        # pygls gives the enum when the client lists no encodings: str() of it is
+        # "PositionEncodingKind.Utf16", which counted columns in code points, not utf-16 units
+        encoding = ls.workspace.position_encoding or "utf-16"
+        ls.docs.encoding = str(getattr(encoding, "value", encoding))
         ls.apply_settings(_settings_section(params.initialization_options))
         # Offer exactly one completion style, chosen from what the client can show.
         if _client_has_inline(params.capabilities):
@@ -600,9 +698,9 @@ def create_server(model_override: str | None = None) -> SokujiServer:
             folders = [Path(ls.workspace.root_path)]
         if folders:
             ls.roots = {folder.resolve(): Ignore(folder.resolve()) for folder in folders}
-            ls.watcher = Watcher(asyncio.get_running_loop(), ls.on_disk_change)
-            await asyncio.get_running_loop().run_in_executor(None, ls.watcher.watch, list(ls.roots))
+            await ls.start_watcher()
             asyncio.ensure_future(ls.build_index(list(ls.roots)))
+            asyncio.ensure_future(ls.supervise_watcher())
         else:
             ls.index_ready.set()
 
@@ -638,7 +736,10 @@ def create_server(model_override: str | None = None) -> SokujiServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: SokujiServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
-        ls.docs.open(item.uri, item.language_id, item.version, item.text)
+        doc = ls.docs.open(item.uri, item.language_id, item.version, item.text)
+        if doc.large and doc.language:
+            log.info("%s is %.1f MB: kept as plain text (no syntax tree, no diagnostics) above %.0f MB",
+                     item.uri, len(doc.source) / 1e6, LARGE_FILE_BYTES / 1e6)
         ls.schedule_diagnostics(item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -665,6 +766,7 @@ def create_server(model_override: str | None = None) -> SokujiServer:
     async def shutdown(ls: SokujiServer, *args) -> None:
         if ls.watcher is not None:
             ls.watcher.stop()
+            ls.watcher = None
         ls.latest.cancel_all()  # in-flight decoding stops now, not at its time budget
         try:  # keep the warm states for the next start (kvCachePersist)
             await asyncio.wait_for(ls.worker.run(ls._persist_job), 30)

@@ -11,6 +11,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from . import faults
 from .context.workspace import SKIPPED_DIRS
 
 log = logging.getLogger("sokuji.watcher")
@@ -22,6 +23,7 @@ class _Handler(FileSystemEventHandler):
         self._on_change = on_change
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        faults.point("watcher")
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.is_directory and event.event_type not in ("created", "deleted", "moved"):
@@ -34,14 +36,27 @@ class _Handler(FileSystemEventHandler):
                 self._loop.call_soon_threadsafe(self._on_change, path.as_uri())
 
 
+class _Observer(Observer):
+    """watchdog's observer, keeping what stopped its thread (it would only be printed)."""
+
+    failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BaseException as exc:
+            self.failure = exc
+
+
 class Watcher:
     """Watches workspace folders recursively; `on_change(uri)` runs on the event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
-        self._observer = Observer()
+        self._observer = _Observer()
         self._observer.daemon = True
         self._handler = _Handler(loop, on_change)
         self._started = False
+        self._stopped = False
 
     def watch(self, folders: list[Path]) -> None:
         for folder in folders:
@@ -54,6 +69,13 @@ class Watcher:
             self._observer.start()
             self._started = True
 
+    def failure(self) -> str | None:
+        """Why the watcher no longer reports changes (its thread or a folder's died), or None."""
+        if not self._started or self._stopped or self._observer.is_alive() and all(e.is_alive() for e in self._observer.emitters):
+            return None
+        return repr(self._observer.failure) if self._observer.failure else "its thread stopped"
+
     def stop(self) -> None:
+        self._stopped = True
         if self._started:
             self._observer.stop()

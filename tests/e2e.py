@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from contextlib import asynccontextmanager
 
@@ -25,14 +26,21 @@ def capabilities(inline: bool, encodings: list[str] | None = None) -> types.Clie
 
 @asynccontextmanager
 async def session(
-    caps: types.ClientCapabilities, options: dict | None = None, model_flag: str | None = None, root_uri: str | None = None
+    caps: types.ClientCapabilities,
+    options: dict | None = None,
+    model_flag: str | None = None,
+    root_uri: str | None = None,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
 ):
+    """A server session; `env` is added to the server's environment, `prefix` runs the
+    server through another command (e.g. setpriv)."""
     # States persisted by earlier runs would make results depend on history: tests start cold.
     # A generous time budget: assertions are about what the model writes, not how fast.
     options = {"kvCachePersist": False, "timeBudgetMs": 60_000, **(options or {})}
     client = make_test_lsp_client()
-    command = SERVER + (["--model", model_flag] if model_flag else [])
-    await client.start_io(*command)
+    command = (prefix or []) + SERVER + (["--model", model_flag] if model_flag else [])
+    await client.start_io(*command, env={**os.environ, **env} if env else None)
     try:
         result = await asyncio.wait_for(
             client.initialize_session(

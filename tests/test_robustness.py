@@ -4,12 +4,18 @@ positions, odd text. After each, the server still answers a normal request."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from lsprotocol import types
+
+from lsp_server.engine.embedded import embedded_model_path
 
 from .e2e import capabilities, inline, open_doc, session
 
@@ -101,3 +107,158 @@ async def test_odd_documents_and_positions_are_answered_and_documents_stay_intac
         # and the server still completes normally
         result = await inline(client, "file:///w/fib.py", 3, 4)
         assert result.items and result.items[0].insert_text.strip()
+
+
+def test_invalid_utf8_is_read_with_replacement_characters_and_answered():
+    client = RawClient()
+    try:
+        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                     "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False}}})
+        assert "result" in client.answer(1)
+        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        # bytes 0xff 0xfe inside the text of a didOpen, then a request whose params hold 0xc3 alone
+        client.send_raw(b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": '
+                        b'{"uri": "file:///w/bin.py", "languageId": "python", "version": 1, '
+                        b'"text": "def f(\xff\xfe):\\n    return 1\\n"}}}')
+        client.send_raw(b'{"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": '
+                        b'{"command": "sokuji.context", "arguments": ["file:///w/bin.py", 1, 12, "\xc3"]}}')
+        answer = client.answer(2)
+        assert "def f(\ufffd\ufffd):\n    return 1" in answer["result"]["prompt"]  # the rest of the text kept
+        # a body that is not JSON: JSON-RPC's parse error, id null
+        client.send_raw(b'{"jsonrpc": "2.0", "id": 3, "method": ')
+        assert client.answer(None)["error"]["code"] == -32700
+        client.send({"jsonrpc": "2.0", "id": 4, "method": "workspace/executeCommand",
+                     "params": {"command": "sokuji.stats", "arguments": []}})
+        assert "result" in client.answer(4)
+    finally:
+        client.close()
+
+
+async def test_a_10_mb_file_is_served_as_plain_text():
+    import sysconfig
+
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "difflib.py").read_text()
+    big = (source * (10_000_000 // len(source) + 1))[:10_000_000]
+    big = big[: big.rindex("\n") + 1]
+    rows = big.count("\n")
+    async with session(capabilities(inline=True), {"maxTokens": 8}) as client:
+        uri = "file:///w/big.py"
+        open_doc(client, uri, big)
+        open_doc(client, "file:///w/fib.py", FIB)
+        await inline(client, uri, rows // 2, 4)  # answered (whatever the model writes)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(start=types.Position(line=rows, character=0), end=types.Position(line=rows, character=0)),
+                text="def appended_at_the_end():\n    ")]))
+        ctx = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="sokuji.context", arguments=[uri, rows + 1, 4]))
+        assert ctx["prompt"].endswith("def appended_at_the_end():\n    ")
+        assert any("10.0 MB: kept as plain text" in m.message for m in client.log_messages)
+        result = await inline(client, "file:///w/fib.py", 3, 4)
+        assert result.items and result.items[0].insert_text.strip()
+
+
+async def test_bad_model_files_are_reported_and_the_server_keeps_serving(tmp_path: Path):
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("these are not the weights you are looking for\n")
+    truncated = tmp_path / "truncated.gguf"
+    with open(embedded_model_path(), "rb") as fh:
+        truncated.write_bytes(fh.read(1 << 20))  # the first MiB of the real model
+    async with session(capabilities(inline=True), {"model": str(not_gguf), "maxTokens": 8}) as client:
+        uri = "file:///w/fib.py"
+        open_doc(client, uri, FIB)
+        assert not (await inline(client, uri, 3, 4)).items
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"sokuji": {"model": str(truncated), "maxTokens": 8}}))
+        assert not (await inline(client, uri, 3, 4)).items
+        errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert len(errors) == 2
+        assert "not a GGUF file" in errors[0] and "notes.gguf" in errors[0]
+        assert "truncated.gguf" in errors[1]
+        # diagnostics need no model: still published
+        open_doc(client, "file:///w/broken.py", "def f(:\n    pass\n")
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"sokuji": {"maxTokens": 8}}))  # back to the embedded model
+        assert (await inline(client, uri, 3, 4)).items
+
+
+def _without_root_powers() -> list[str]:
+    """A command prefix that makes permission bits bind: root reads through them otherwise."""
+    if os.geteuid() != 0:
+        return []
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--"]
+
+
+async def test_corrupt_and_unreadable_cache_files_are_ignored(tmp_path: Path):
+    import sysconfig
+
+    from lsp_server.engine.kv_cache import model_fingerprint
+
+    cache = tmp_path / "cache"
+    states = cache / "sokuji" / "kv" / model_fingerprint(embedded_model_path())
+    states.mkdir(parents=True)
+    uris = ["file:///w/corrupt.py", "file:///w/locked.py"]
+    files = [states / f"{hashlib.sha256(u.encode()).hexdigest()[:40]}.kv" for u in uris]
+    files[0].write_bytes(b"SOKUJIKV\x05\x00\x00\x00garbage")
+    files[1].write_bytes(b"SOKUJIKV" + os.urandom(4096))
+    files[1].chmod(0)
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "textwrap.py").read_text().split("\n")
+    text = "\n".join(source[:30]) + "\n"  # a state of several MB: over the 1 MB budget, kept on disk only
+    rows = text.count("\n")
+    options = {"maxTokens": 16, "kvCachePersist": True, "kvCacheMb": 1}
+    env = {"XDG_CACHE_HOME": str(cache)}
+    async with session(capabilities(inline=True), options, env=env, prefix=_without_root_powers()) as client:
+        for i, uri in enumerate(uris):
+            open_doc(client, uri, f"# copy {i}\n{text}")
+        texts = []
+        for uri in uris + uris:  # each file twice: the second visit reads what the first one saved
+            result = await inline(client, uri, rows + 1, 0)
+            texts.append(result.items[0].insert_text if result.items else "")
+            client.text_document_did_change(types.DidChangeTextDocumentParams(  # not a cached result next time
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=len(texts) + 1),
+                content_changes=[types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+                    text="#")]))
+        stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
+        await asyncio.sleep(0.2)
+        logs = [m.message for m in client.log_messages]
+    assert texts[0].strip() and texts[1].strip()
+    assert sum("ignoring KV state" in m for m in logs) == 1  # and the file was removed
+    assert sum("cannot read KV state" in m and "Permission denied" in m for m in logs) == 1
+    assert stats["kvDiskHits"] == 2 and stats["requestsServed"] == 4  # states saved over the bad files
+
+
+async def test_unreadable_folders_and_symlink_loops_in_the_workspace(tmp_path: Path):
+    work = tmp_path / "work"
+    (work / "pkg").mkdir(parents=True)
+    (work / "main.py").write_text("def main():\n    pass\n")
+    (work / "pkg" / "util.py").write_text("def helper():\n    pass\n")
+    locked = work / "locked"
+    locked.mkdir()
+    (locked / "hidden.py").write_text("def hidden():\n    pass\n")
+    locked.chmod(0)
+    (work / "pkg" / "loop").symlink_to(work)  # a loop
+    (work / "pkg" / "self").symlink_to("self")  # a link to itself
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("def secret():\n    pass\n")
+    (work / "escape").symlink_to(outside)
+    try:
+        async with session(capabilities(inline=True), {"maxTokens": 8}, root_uri=work.as_uri(),
+                           prefix=_without_root_powers()) as client:
+            for _ in range(600):
+                stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
+                if stats["indexFiles"] >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
+            assert stats["indexFiles"] == 2 and stats["indexDefinitions"] == 2  # main.py, pkg/util.py
+            assert any("locked" in m.message and "Permission denied" in m.message for m in client.log_messages)
+            open_doc(client, (work / "main.py").as_uri(), "def main():\n    \n")
+            assert (await inline(client, (work / "main.py").as_uri(), 1, 4)) is not None
+    finally:
+        locked.chmod(0o755)

@@ -28,8 +28,11 @@ class Ignore:
         self._specs: dict[Path, pathspec.GitIgnoreSpec] = {}
 
     def load(self, folder: Path) -> None:
+        rules = folder / ".gitignore"
+        if rules.is_symlink():  # it may point outside the workspace; git does not read one either
+            return
         try:
-            lines = (folder / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = rules.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return
         self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)

@@ -98,6 +98,8 @@ class KVStates:
 
     def __post_init__(self) -> None:
         self._lru = _LRU(self.budget_bytes, self._evicted)
+        self._disk_failing = False  # a failed write was reported; quiet until one succeeds
+        self._unreadable: set[Path] = set()
 
     @property
     def bytes_held(self) -> int:
@@ -159,8 +161,18 @@ class KVStates:
             os.replace(tmp, path)  # atomic: a reader never sees half a file
         except OSError as exc:
             self.stats.disk_errors += 1
-            log.warning("cannot persist KV state to %s: %s", path, exc)
-            tmp.unlink(missing_ok=True)
+            if not self._disk_failing:  # a full disk fails every write: say so once
+                log.warning("cannot save KV states under %s (%s); completions go on, and a state that "
+                            "could not be saved is rebuilt when its file is next used", self.persist_dir, exc.strerror or exc)
+            self._disk_failing = True
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return
+        if self._disk_failing:
+            self._disk_failing = False
+            log.info("KV states are saved under %s again", self.persist_dir)
 
     def _load(self, key: str) -> FileState | None:
         if self.persist_dir is None:
@@ -171,7 +183,9 @@ class KVStates:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("cannot read KV state %s: %s", path, exc)
+            if path not in self._unreadable:  # asked again at every switch to this file: say it once
+                self._unreadable.add(path)
+                log.warning("cannot read KV state %s (%s); the file's prompt is evaluated afresh", path, exc.strerror or exc)
             return None
         try:
             if raw[:8] != MAGIC:
@@ -188,7 +202,11 @@ class KVStates:
                 raise ValueError("truncated")
         except (ValueError, msgspec.DecodeError) as exc:
             self.stats.disk_errors += 1
-            log.warning("ignoring KV state %s: %s", path, exc)
+            log.warning("ignoring KV state %s: %s; removed it", path, exc)
+            try:
+                path.unlink()  # our own cache file, and useless: it is not read again
+            except OSError:
+                pass
             return None
         self.stats.disk_hits += 1
         return FileState(tokens, data)

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..structs import CancelToken, Generation, GenParams, Prompt
+from .. import faults
+from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
 from . import fim
 from .kv_cache import FileState, KVStates, default_budget_bytes, model_fingerprint
 
@@ -226,6 +227,10 @@ class Model:
         room = self.llm.n_ctx() - params.max_tokens - (LOOKUP_TOKENS if draft_source else 0)
         if len(tokens) > room:  # keep the end of the prompt: the cursor is there
             tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
+        with self._consistent():
+            return self._generate(tokens, params, cancel, stop, key, draft_source, started)
+
+    def _generate(self, tokens, params, cancel, stop, key, draft_source, started) -> Generation:
         if self.states is not None and key != self._resident:
             self._switch_to(key, tokens)
         evaluated = self._prefill(tokens, cancel)
@@ -250,6 +255,7 @@ class Model:
                 reason = "eos"
                 break
             generated += 1
+            faults.point("decode")
             piece = self.llm.detokenize([tok])
             text += decoder.decode(piece)
             cut = stop(text)
@@ -276,6 +282,10 @@ class Model:
     def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float]:
         """Log-likelihood of each continuation after `context` (the context is evaluated once;
         each continuation in one batch with logits at every position, then rolled back)."""
+        with self._consistent():
+            return self._score(context, continuations, cancel, key)
+
+    def _score(self, context: str, continuations: list[str], cancel: CancelToken, key: str) -> list[float]:
         import numpy as np
 
         llm = self.llm
@@ -363,6 +373,25 @@ class Model:
             llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
         cancel.check()
         return len(tokens) - cached
+
+    @contextlib.contextmanager
+    def _consistent(self) -> Iterator[None]:
+        """An error in the middle of an evaluation leaves KV cells that no token list
+        describes: forget them, so the next request starts cold instead of trusting them.
+        (A cancellation is checked only between whole evaluations: nothing to forget.)"""
+        try:
+            yield
+        except CancelledError:
+            raise
+        except BaseException:
+            self.reset()
+            raise
+
+    def reset(self) -> None:
+        """Empty the context; the resident file's state is dropped, not saved."""
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self.llm.n_tokens = 0
+        self._resident = None
 
     # -- per-file KV states ---------------------------------------------------------------
 

@@ -1,26 +1,83 @@
-"""One engine thread runs every model call in order; the event loop only awaits it."""
+"""One engine thread runs every model call in order; the event loop only awaits it.
+
+The thread is supervised: if it dies (an exception escaping its loop, not one raised by a
+job, which goes back to the job's caller), the job it was running fails with WorkerDied,
+`on_death` is told once, and the next job starts a fresh thread. Jobs still queued wait
+for that thread: none is lost or left unanswered.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from .. import faults
 from ..structs import CancelToken
 
 T = TypeVar("T")
+log = logging.getLogger("sokuji.worker")
+
+
+class WorkerDied(RuntimeError):
+    """The engine thread stopped while running this job."""
 
 
 class Worker:
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sokuji-engine")
+    def __init__(self, on_death: Callable[[BaseException], None] = lambda exc: None) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._on_death = on_death
+        self.restarts = 0
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.wrap_future(self._pool.submit(fn, *args))
+        future: Future = Future()
+        if self._closed:
+            future.set_exception(WorkerDied("the engine is shut down"))
+        else:
+            self._jobs.put((future, fn, args))
+            self._ensure_thread()
+        return await asyncio.wrap_future(future)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="sokuji-engine", daemon=True)
+                self._thread.start()
+
+    def _serve(self) -> None:
+        current: Future | None = None
+        try:
+            while (job := self._jobs.get()) is not None:
+                current, fn, args = job
+                if not current.set_running_or_notify_cancel():
+                    continue
+                faults.point(f"worker.{getattr(fn, '__name__', 'job')}")  # outside the job's own try: as if the thread itself failed
+                try:
+                    current.set_result(fn(*args))
+                except BaseException as exc:  # the job's error is its caller's
+                    current.set_exception(exc)
+                current = None
+        except BaseException as exc:
+            log.exception("the engine thread died")
+            if current is not None and not current.done():
+                current.set_exception(WorkerDied(f"the engine thread stopped: {exc}"))
+            with self._lock:
+                self._thread = None
+                self.restarts += 1
+            self._on_death(exc)
+            if not self._closed:  # queued jobs get a new thread now, not at the next request
+                self._ensure_thread()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
+        self._jobs.put(None)
 
 
 class LatestWins:
