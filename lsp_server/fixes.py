@@ -336,6 +336,9 @@ def propose_fix(
     if rows is None:
         rows = fix_region(snap.tree, start_byte, end_byte) if snap.tree is not None else (row, row)
     first, last = rows
+    # a selection's rows are the client's: past the end when the text shrank since it was listed
+    first = min(max(first, 0), len(lines) - 1)
+    last = min(max(last, first), len(lines) - 1)
     row = min(max(row, first), last)
     region_lines = lines[first : last + 1]
     region = "\n".join(region_lines)

@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from . import __version__, completion, fixes
@@ -56,6 +57,15 @@ class SokujiProtocol(LanguageServerProtocol):
                 self._send_response(data["id"], error=error)
             return _Dropped()
 
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        """Only sokuji's own documents (Documents) follow the edits, not pygls' copy, which sokuji
+        never reads: pygls clamped the change's positions in place to its own lines (split at
+        \x0c, \x85, \u2028 too), so our handler got other ranges than the client sent, and it
+        raised KeyError ("Error in server" in the editor) for a document that is not open."""
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
 
 class _ToClient(logging.Handler):
     """sokuji's own log records (INFO and up), from any thread, as window/logMessage."""
@@ -66,7 +76,8 @@ class _ToClient(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         loop = self._server._loop
-        if loop is None or loop.is_closed():
+        stop = getattr(self._server, "_stop_event", None)
+        if loop is None or loop.is_closed() or (stop is not None and stop.is_set()):
             return
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
@@ -122,9 +133,12 @@ class SokujiServer(LanguageServer):
             else:
                 self.protocol.handle_message(message)
                 return
-        if isinstance(error, ValueError):  # json.JSONDecodeError
+        if isinstance(error, json.JSONDecodeError):
             log.warning("a message was not JSON: %s", error)
             self.protocol._send_response(None, error=types.ResponseError(code=-32700, message=f"parse error: {error}"))
+            return
+        if source is JsonRpcInternalError:  # writing to the client failed: telling the client would fail too
+            logging.getLogger("lsp_server.transport").warning("cannot write to the client: %s", error)
             return
         super().report_server_error(error, source)
 

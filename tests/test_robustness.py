@@ -25,9 +25,9 @@ FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 class RawClient:
     """JSON-RPC over the server's stdio, bytes as written: for messages no LSP library sends."""
 
-    def __init__(self) -> None:
+    def __init__(self, stderr=subprocess.DEVNULL) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.PIPE, stderr=stderr)
         self._deadline = threading.Timer(120, self.proc.kill)  # an unanswered request fails the test, not CI
         self._deadline.start()
 
@@ -262,3 +262,33 @@ async def test_unreadable_folders_and_symlink_loops_in_the_workspace(tmp_path: P
             assert (await inline(client, (work / "main.py").as_uri(), 1, 4)) is not None
     finally:
         locked.chmod(0o755)
+
+
+def test_messages_due_after_exit_do_not_keep_the_server_alive():
+    """Completions still decoding when the editor says exit: their answers and log lines find
+    stdout closed. The server must exit, not report the failed write to the client, fail to
+    write that report, and so on (that loop once filled a disk)."""
+    client = RawClient(stderr=subprocess.PIPE)
+    client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False, "maxTokens": 64}}})
+    client.answer(1)
+    client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    client.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+        "uri": "file:///w/fib.py", "languageId": "python", "version": 1, "text": FIB}}})
+    completion = {"textDocument": {"uri": "file:///w/fib.py"}, "position": {"line": 3, "character": 4}}
+    client.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": completion})
+    client.answer(2)  # the model is loaded and serving
+    for i, line in enumerate((0, 1, 2, 3), start=3):  # new prompts, decoded after the exit
+        client.send({"jsonrpc": "2.0", "id": i, "method": "textDocument/completion",
+                     "params": {**completion, "position": {"line": line, "character": 0}}})
+    client.send({"jsonrpc": "2.0", "method": "exit"})
+    client.proc.stdout.close()
+    try:
+        _, err = client.proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        client.proc.kill()
+        _, err = client.proc.communicate()
+        raise AssertionError(f"the server did not exit; stderr ends with {err[-2000:]!r}") from None
+    finally:
+        client.close()
+    assert len(err.splitlines()) < 5000, err[-2000:]  # a few tracebacks of the failed writes, not a loop

@@ -93,7 +93,7 @@ def stable_view(snap: Snapshot, cursor: Cursor) -> Snapshot:
         tree = tree.copy()
         start_byte = len(text[:start].encode("utf-8", "surrogatepass")) + len(indent)
         old_end = start_byte + len(line[len(indent) :].encode("utf-8", "surrogatepass"))
-        row = cursor.line
+        row = text.count("\n", 0, start)  # tree-sitter's row: a lone \r ends an LSP line, not a row
         tree.edit(
             start_byte=start_byte, old_end_byte=old_end, new_end_byte=start_byte,
             start_point=(row, len(indent)), old_end_point=(row, old_end - start_byte + len(indent)),
@@ -124,7 +124,7 @@ def build_prompt(
     lines = text.split("\n")
     line_before = text[: cursor.offset].rsplit("\n", 1)[-1]
     line_after = text[cursor.offset :].split("\n", 1)[0]
-    row = cursor.line
+    row = text.count("\n", 0, cursor.offset)  # the row in `lines`, which a lone \r does not end (LSP's cursor.line counts it)
     view = view or stable_view(snap, cursor)  # choices are made without the line being typed
     indent = len(line_before) - len(line_before.lstrip(" \t"))
     byte = len(text[: cursor.offset - len(line_before) + min(indent, len(line_before))].encode("utf-8", "surrogatepass"))

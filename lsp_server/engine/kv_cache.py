@@ -14,6 +14,7 @@ context size it belongs to; a file that does not match or does not parse is igno
 from __future__ import annotations
 
 import array
+import ctypes
 import hashlib
 import logging
 import os
@@ -25,12 +26,13 @@ import msgspec
 
 log = logging.getLogger("sokuji.kv")
 MAGIC = b"SOKUJIKV"
+STATE_VERSION = 2  # 2: contexts with flash attention (its V cells are laid out differently)
 
 
 @dataclass(frozen=True)
 class FileState:
     tokens: array.array  # 'i' token ids the KV cells hold, in order
-    data: bytes  # llama_state_seq_get_data output
+    data: bytes | ctypes.Array  # llama_state_seq_get_data output (the buffer it wrote, or bytes from disk)
 
     @property
     def nbytes(self) -> int:
@@ -149,7 +151,7 @@ class KVStates:
             return
         path = self._path(key)
         header = msgspec.msgpack.encode(
-            Header(1, self.fingerprint, self.n_ctx, len(state.tokens), len(state.data))
+            Header(STATE_VERSION, self.fingerprint, self.n_ctx, len(state.tokens), len(state.data))
         )
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
@@ -192,7 +194,7 @@ class KVStates:
                 raise ValueError("not a sokuji KV state file")
             size = int.from_bytes(raw[8:12], "little")
             header = msgspec.msgpack.decode(raw[12 : 12 + size], type=Header)
-            if (header.version, header.model, header.n_ctx) != (1, self.fingerprint, self.n_ctx):
+            if (header.version, header.model, header.n_ctx) != (STATE_VERSION, self.fingerprint, self.n_ctx):
                 raise ValueError("made for another model or context size")
             start = 12 + size
             tokens = array.array("i")
