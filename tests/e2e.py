@@ -117,3 +117,29 @@ async def cancel_after(client, uri: str, line: int, character: int, msg_id: str,
     except JsonRpcRequestCancelled:
         return
     raise AssertionError("the cancelled request was answered with a result")
+
+
+def insert(client, uri: str, version: int, line: int, character: int, text: str) -> None:
+    """didChange typing `text` at (line, character), as an editor sends it."""
+    at = types.Position(line=line, character=character)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)],
+    ))
+
+
+async def stats(client) -> dict:
+    return await asyncio.wait_for(
+        client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats")), 30
+    )
+
+
+async def wait_stat(client, key: str, done, seconds: float = 30) -> float:
+    """Poll sokuji.stats until done(stats[key]); returns the seconds it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < seconds:
+        if done((await stats(client))[key]):
+            return loop.time() - start
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{key} never got there in {seconds} s: {await stats(client)}")

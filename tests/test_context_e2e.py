@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from .e2e import capabilities, inline, open_doc, session
+from .e2e import capabilities, inline, open_doc, session, stats, wait_stat
 
 SHAPES = '''import math
 
@@ -34,16 +34,8 @@ async def context(client, uri: str, line: int, character: int) -> dict:
     )
 
 
-async def stats(client) -> dict:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
-
-
 async def wait_indexed(client, files: int) -> None:
-    for _ in range(600):
-        if (await stats(client))["indexFiles"] >= files:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the workspace index never filled")
+    await wait_stat(client, "indexFiles", lambda n: n >= files)
 
 
 async def test_completion_prompt_shows_a_helper_from_a_file_that_is_not_open(tmp_path: Path):

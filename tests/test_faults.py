@@ -19,7 +19,7 @@ from lsprotocol import types
 from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.kv_cache import model_fingerprint
 
-from .e2e import capabilities, inline, open_doc, session
+from .e2e import capabilities, inline, open_doc, session, stats, wait_stat
 
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 OPTIONS = {"maxTokens": 16}
@@ -31,10 +31,6 @@ def shown(client, level: types.MessageType, words: str) -> list[str]:
 
 def logged(client, words: str) -> list[str]:
     return [m.message for m in client.log_messages if words in m.message]
-
-
-async def stats(client) -> dict:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +80,7 @@ async def test_watcher_thread_dying_is_restarted_and_missed_changes_indexed(tmp_
     (tmp_path / "a.py").write_text("def alpha():\n    pass\n")
 
     async def wait_files(client, n: int, seconds: float) -> float:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        while loop.time() - start < seconds:
-            if (await stats(client))["indexFiles"] == n:
-                return loop.time() - start
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"the index never reached {n} files: {await stats(client)}")
+        return await wait_stat(client, "indexFiles", lambda files: files == n, seconds)
 
     env = {"SOKUJI_FAULTS": "watcher@1"}  # the watcher's first event kills its thread
     async with session(capabilities(inline=True), OPTIONS, root_uri=tmp_path.as_uri(), env=env) as client:

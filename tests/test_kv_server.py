@@ -4,7 +4,7 @@ import asyncio
 
 from lsprotocol import types
 
-from .e2e import capabilities, inline, open_doc, session
+from .e2e import capabilities, inline, insert, open_doc, session, stats
 
 A = '''"""Geometry helpers for circles.
 
@@ -40,10 +40,6 @@ B = '''class Stack:
         return self.items.'''
 
 
-async def stats(client) -> dict:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
-
-
 def at_end(text: str) -> tuple[int, int]:
     return text.count("\n"), len(text.rsplit("\n", 1)[-1])
 
@@ -77,13 +73,7 @@ async def test_stats_result_reuse_and_stale_states(tmp_path):
         suggestion = first.items[0].insert_text
         assert len(suggestion) > 2
         line, col = at_end(A)
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=a, version=2),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(start=types.Position(line=line, character=col),
-                                  end=types.Position(line=line, character=col)),
-                text=suggestion[:2])],
-        ))
+        insert(client, a, 2, line, col, suggestion[:2])
         evaluated_before = (await stats(client))["promptTokensEvaluated"]
         rest = await inline(client, a, line, col + 2)
         s3 = await stats(client)

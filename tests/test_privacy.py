@@ -34,7 +34,7 @@ from pytest_lsp.client import make_test_lsp_client
 import lsp_server
 from lsp_server.engine.embedded import embedded_model_path
 
-from .e2e import inline, open_doc
+from .e2e import inline, insert, open_doc, stats, wait_stat
 from .test_fixes_e2e import BROKEN, caps_versioned, code_actions, diagnostics_for, recorder, resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,12 +86,6 @@ def build_tree(tmp: Path) -> dict[str, Path]:
     return {"ws": ws, "outside": outside, "cache": cache, "log": tmp / "audit.jsonl"}
 
 
-async def stats(client) -> dict:
-    return await asyncio.wait_for(
-        client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats")), 30
-    )
-
-
 async def prompt_at(client, uri: str, line: int, character: int) -> str:
     result = await asyncio.wait_for(
         client.workspace_execute_command_async(
@@ -111,14 +105,6 @@ async def indexed_files(client) -> int:
                     return int(m.group(1))
         await asyncio.sleep(0.05)
     raise AssertionError("the index build never ended")
-
-
-async def wait_stat(client, key: str, wanted: int) -> None:
-    for _ in range(200):
-        if (await stats(client))[key] == wanted:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{key} never became {wanted}: {await stats(client)}")
 
 
 def socket_fds(pid: int) -> dict[str, str]:
@@ -174,15 +160,7 @@ async def run_session(paths: dict[str, Path], model: str) -> dict:
         seen["prompt"] = await prompt_at(client, app_uri, 10, 4)
         seen["completion"] = (await inline(client, app_uri, 10, 4)).items
         # an edit, then a completion again (the KV state of app.py is reused)
-        client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=app_uri, version=2),
-                content_changes=[types.TextDocumentContentChangePartial(
-                    range=types.Range(start=types.Position(line=10, character=4), end=types.Position(line=10, character=4)),
-                    text="ret",
-                )],
-            )
-        )
+        insert(client, app_uri, 2, 10, 4, "ret")
         await inline(client, app_uri, 10, 7)
 
         # the fix flow: a syntax error, its diagnostic, the code action, resolved by the model
@@ -194,7 +172,7 @@ async def run_session(paths: dict[str, Path], model: str) -> dict:
 
         # the watcher: a file created on disk is indexed; new symlinks out of the workspace are not
         (ws / "pkg" / "fresh.py").write_text("def fresh_helper(x):\n    return x\n")
-        await wait_stat(client, "indexFiles", seen["indexed"] + 1)
+        await wait_stat(client, "indexFiles", lambda n: n == seen["indexed"] + 1, 10)
         # an open buffer whose file appears on disk as a symlink out of the workspace: the
         # server compares disk and buffer on a change, but must not read through the link
         open_doc(client, (ws / "late_link.py").as_uri(), "def late():\n    pass\n")

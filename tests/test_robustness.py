@@ -17,7 +17,7 @@ from lsprotocol import types
 
 from lsp_server.engine.embedded import embedded_model_path
 
-from .e2e import capabilities, inline, open_doc, session
+from .e2e import capabilities, inline, insert, open_doc, session, stats, wait_stat
 
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 
@@ -56,6 +56,13 @@ class RawClient:
             if message.get("id") == msg_id and "method" not in message:
                 return message
 
+    def start(self, options: dict | None = None) -> None:
+        """initialize (answered) and initialized."""
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False, **(options or {})}}})
+        assert "result" in self.answer(1)
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
     def close(self) -> None:
         self._deadline.cancel()
         self.proc.kill()
@@ -65,10 +72,7 @@ class RawClient:
 def test_malformed_messages_get_errors_and_the_server_keeps_serving():
     client = RawClient()
     try:
-        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                     "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False}}})
-        assert "result" in client.answer(1)
-        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        client.start()
         client.send_raw(b'{"jsonrpc": "2.0", "id": 2, "method": "textDoc')  # not JSON
         client.send({"jsonrpc": "2.0", "id": 3, "method": "sokuji/noSuchMethod", "params": {}})
         assert client.answer(3)["error"]["code"] == -32601  # method not found
@@ -112,10 +116,7 @@ async def test_odd_documents_and_positions_are_answered_and_documents_stay_intac
 def test_invalid_utf8_is_read_with_replacement_characters_and_answered():
     client = RawClient()
     try:
-        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                     "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False}}})
-        assert "result" in client.answer(1)
-        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        client.start()
         # bytes 0xff 0xfe inside the text of a didOpen, then a request whose params hold 0xc3 alone
         client.send_raw(b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": '
                         b'{"uri": "file:///w/bin.py", "languageId": "python", "version": 1, '
@@ -146,11 +147,7 @@ async def test_a_10_mb_file_is_served_as_plain_text():
         open_doc(client, uri, big)
         open_doc(client, "file:///w/fib.py", FIB)
         await inline(client, uri, rows // 2, 4)  # answered (whatever the model writes)
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(start=types.Position(line=rows, character=0), end=types.Position(line=rows, character=0)),
-                text="def appended_at_the_end():\n    ")]))
+        insert(client, uri, 2, rows, 0, "def appended_at_the_end():\n    ")
         ctx = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="sokuji.context", arguments=[uri, rows + 1, 4]))
         assert ctx["prompt"].endswith("def appended_at_the_end():\n    ")
@@ -217,18 +214,14 @@ async def test_corrupt_and_unreadable_cache_files_are_ignored(tmp_path: Path):
         for uri in uris + uris:  # each file twice: the second visit reads what the first one saved
             result = await inline(client, uri, rows + 1, 0)
             texts.append(result.items[0].insert_text if result.items else "")
-            client.text_document_did_change(types.DidChangeTextDocumentParams(  # not a cached result next time
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=len(texts) + 1),
-                content_changes=[types.TextDocumentContentChangePartial(
-                    range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
-                    text="#")]))
-        stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
+            insert(client, uri, len(texts) + 1, 0, 0, "#")  # not a cached result next time
+        figures = await stats(client)
         await asyncio.sleep(0.2)
         logs = [m.message for m in client.log_messages]
     assert texts[0].strip() and texts[1].strip()
     assert sum("ignoring KV state" in m for m in logs) == 1  # and the file was removed
     assert sum("cannot read KV state" in m and "Permission denied" in m for m in logs) == 1
-    assert stats["kvDiskHits"] == 2 and stats["requestsServed"] == 4  # states saved over the bad files
+    assert figures["kvDiskHits"] == 2 and figures["requestsServed"] == 4  # states saved over the bad files
 
 
 async def test_unreadable_folders_and_symlink_loops_in_the_workspace(tmp_path: Path):
@@ -249,14 +242,10 @@ async def test_unreadable_folders_and_symlink_loops_in_the_workspace(tmp_path: P
     try:
         async with session(capabilities(inline=True), {"maxTokens": 8}, root_uri=work.as_uri(),
                            prefix=_without_root_powers()) as client:
-            for _ in range(600):
-                stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
-                if stats["indexFiles"] >= 2:
-                    break
-                await asyncio.sleep(0.1)
+            await wait_stat(client, "indexFiles", lambda n: n >= 2, 60)
             await asyncio.sleep(0.5)
-            stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
-            assert stats["indexFiles"] == 2 and stats["indexDefinitions"] == 2  # main.py, pkg/util.py
+            figures = await stats(client)
+            assert figures["indexFiles"] == 2 and figures["indexDefinitions"] == 2  # main.py, pkg/util.py
             assert any("locked" in m.message and "Permission denied" in m.message for m in client.log_messages)
             open_doc(client, (work / "main.py").as_uri(), "def main():\n    \n")
             assert (await inline(client, (work / "main.py").as_uri(), 1, 4)) is not None
@@ -269,10 +258,7 @@ def test_messages_due_after_exit_do_not_keep_the_server_alive():
     stdout closed. The server must exit, not report the failed write to the client, fail to
     write that report, and so on (that loop once filled a disk)."""
     client = RawClient(stderr=subprocess.PIPE)
-    client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                 "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False, "maxTokens": 64}}})
-    client.answer(1)
-    client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    client.start({"maxTokens": 64})
     client.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
         "uri": "file:///w/fib.py", "languageId": "python", "version": 1, "text": FIB}}})
     completion = {"textDocument": {"uri": "file:///w/fib.py"}, "position": {"line": 3, "character": 4}}

@@ -4,7 +4,7 @@ import asyncio
 
 from lsprotocol import types
 
-from .e2e import cancel_after, capabilities, complete_at, completion_logs, inline, open_doc, session
+from .e2e import cancel_after, capabilities, complete_at, completion_logs, inline, insert, open_doc, session
 
 FIB = '''def fibonacci(n: int) -> int:
     """Return the n-th Fibonacci number."""
@@ -35,15 +35,7 @@ async def test_inline_completion_from_the_real_model():
         assert isinstance(reports[-1], types.WorkDoneProgressEnd)
 
         # an incremental edit: the next completion sees the edited text
-        client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                content_changes=[types.TextDocumentContentChangePartial(
-                    range=types.Range(start=types.Position(line=4, character=4), end=types.Position(line=4, character=4)),
-                    text="return fib",
-                )],
-            )
-        )
+        insert(client, uri, 2, 4, 4, "return fib")
         again = await inline(client, uri, 4, 14)
         assert again.items and again.items[0].insert_text.startswith("onacci(")
 

@@ -34,7 +34,6 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._on_death = on_death
-        self.restarts = 0
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         future: Future = Future()
@@ -70,7 +69,6 @@ class Worker:
                 current.set_exception(WorkerDied(f"the engine thread stopped: {exc}"))
             with self._lock:
                 self._thread = None
-                self.restarts += 1
             self._on_death(exc)
             if not self._closed:  # queued jobs get a new thread now, not at the next request
                 self._ensure_thread()
