@@ -53,7 +53,7 @@ FILES = ["textwrap.py", "json/decoder.py", "json/encoder.py", "csv.py", "fractio
          "ipaddress.py", "dataclasses.py"]
 MAX_TOKENS = 32
 CONTEXT = 4096
-LOG = re.compile(r"completion (\S+): .*stop=(\w+), prompt=(\d+) evaluated=(\d+)")
+LOG = re.compile(r"completion (\S+): .*stop=(\w+), prompt=(\d+) evaluated=(\d+) generated=(\d+), (\d+) ms")
 
 
 @dataclass
@@ -66,6 +66,8 @@ class Request:
     evaluated: int
     minimum: int  # tokens after the first changed token: what any cache must evaluate
     from_results: bool = False  # answered from sokuji's result cache, no model call
+    generated: int = 0
+    model_s: float = 0.0  # in the engine: prompt evaluation and generation
 
 
 @dataclass
@@ -146,13 +148,19 @@ async def run_sokuji(config: str, texts, uris, steps, tokens) -> tuple[list[Requ
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
     versions = {uri: 1 for uri in uris}
+    current = dict(zip(uris, texts))
     out = []
     for step, toks in zip(steps, tokens):
         uri = uris[step.file]
         versions[uri] += 1
+        # the typed line replaced, as an editor sends it: a range, not the whole file
+        old_line = current[uri].split("\n")[step.line]
+        current[uri] = step.text
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=versions[uri]),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=step.text)]))
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(step.line, 0), types.Position(step.line, len(old_line))),
+                text=step.text.split("\n")[step.line])]))
         n_logs = len(client.log_messages)
         t0 = time.perf_counter()
         await client.text_document_inline_completion_async(types.InlineCompletionParams(
@@ -164,7 +172,8 @@ async def run_sokuji(config: str, texts, uris, steps, tokens) -> tuple[list[Requ
         match = next((m for m in map(LOG.search, (x.message for x in client.log_messages[n_logs:])) if m), None)
         evaluated = int(match.group(4)) if match else 0
         hit = bool(match) and match.group(2) == "cache"
-        out.append(Request(config, step.kind, step.file, latency, len(toks), evaluated, 0, hit))
+        generated, model_ms = (int(match.group(5)), int(match.group(6))) if match else (0, 0)
+        out.append(Request(config, step.kind, step.file, latency, len(toks), evaluated, 0, hit, generated, model_ms / 1000))
     rss = peak_rss_mb(client._server.pid)
     await client.shutdown_session()
     await client.stop()
@@ -195,8 +204,10 @@ def run_llama_server(binary: str, steps, prompts: list[str], tokens) -> tuple[li
             with urllib.request.urlopen(req, timeout=300) as r:
                 reply = json.loads(r.read())
             latency = time.perf_counter() - t0
-            evaluated = reply.get("timings", {}).get("prompt_n", 0)
-            out.append(Request("llama-server", step.kind, step.file, latency, len(toks), evaluated, 0))
+            timings = reply.get("timings", {})
+            model_s = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1000
+            out.append(Request("llama-server", step.kind, step.file, latency, len(toks), timings.get("prompt_n", 0), 0,
+                               generated=timings.get("predicted_n", 0), model_s=model_s))
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -215,11 +226,30 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+def print_paired(ours: list[Request], theirs: list[Request]) -> None:
+    """The same requests on both sides: those sokuji sent to its model (not its result cache)."""
+    print("\nsame requests, model calls only (perFile | llama-server):")
+    head = ["kind", "n", "generated", "p50 s", "p50 engine s", "p50 outside s", "p50 ratio", "mean ratio"]
+    print(" | ".join(f"{h:>22}" for h in head))
+    for kind in ("type", "return"):
+        pairs = [(a, b) for a, b in zip(ours, theirs) if a.kind == kind and not a.from_results]
+        if not pairs:
+            continue
+        ratios = [a.latency / b.latency for a, b in pairs]
+        cells = [f"{avg([a.generated for a, _ in pairs]):.1f} | {avg([b.generated for _, b in pairs]):.1f}"]
+        for value in (lambda r: r.latency, lambda r: r.model_s, lambda r: r.latency - r.model_s):
+            cells.append(f"{pct([value(a) for a, _ in pairs], 0.5):.3f} | {pct([value(b) for _, b in pairs], 0.5):.3f}")
+        cells += [f"{pct([a.latency for a, _ in pairs], 0.5) / pct([b.latency for _, b in pairs], 0.5):.3f}x",
+                  f"{avg(ratios):.3f}x"]
+        print(" | ".join(f"{c:>22}" for c in [kind, str(len(pairs)), *cells]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--llama-server", help="path to a llama-server binary built from the same llama.cpp")
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--keys", type=int, default=8)
+    parser.add_argument("--configs", default="off,shared,perFile", help="the sokuji configurations to run")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("kv_cache.png")))
     args = parser.parse_args()
 
@@ -229,7 +259,7 @@ def main() -> None:
     tokens = [vocab.prompt_tokens(p) for p in prompts]
     results: dict[str, list[Request]] = {}
     rss: dict[str, float] = {}
-    for config in ("off", "shared", "perFile"):
+    for config in args.configs.split(","):
         results[config], rss[config] = asyncio.run(run_sokuji(config, texts, uris, steps, tokens))
     if args.llama_server:
         bos = len(vocab.prompt_tokens(Prompt("", "")))  # llama-server adds its own BOS
@@ -269,18 +299,19 @@ def main() -> None:
         }
         rows[config] = row
         print(" | ".join([f"{config:>15}"] + [f"{row[h]:15.2f}" for h in head[1:]]))
-    base = rows["off"]
-    print("\nratios to `off` (same run):")
-    for config, row in rows.items():
+    base = rows.get("off")
+    print("\nratios to `off` (same run):" if base else "")
+    for config, row in rows.items() if base else ():
         print(f"{config:>15}: p50 {row['p50 s'] / base['p50 s']:.3f}x, p50 typing "
               f"{row['p50 typing'] / base['p50 typing']:.3f}x, p50 return {row['p50 return'] / base['p50 return']:.3f}x,"
               f" tokens evaluated typing {row['eval/req typing'] / base['eval/req typing']:.3f}x")
-    if "llama-server" in rows:
+    if "llama-server" in rows and "perFile" in rows:
         ls, pf = rows["llama-server"], rows["perFile"]
         print(f"\nperFile / llama-server: p50 typing {pf['p50 typing'] / ls['p50 typing']:.3f}x, "
               f"p50 return {pf['p50 return'] / ls['p50 return']:.3f}x, p50 all {pf['p50 s'] / ls['p50 s']:.3f}x")
         print(f"  model calls only (no result-cache answers): p50 typing "
               f"{pf['p50 type model'] / ls['p50 type model']:.3f}x, p50 return {pf['p50 ret model'] / ls['p50 ret model']:.3f}x")
+        print_paired(results["perFile"], results["llama-server"])
 
     try:
         import matplotlib

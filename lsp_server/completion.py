@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import postprocess
 from .config import Settings
-from .context.prompt import Budget, Symbols, build_prompt, stable_view
+from .context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
 from .context.symbols import Definition, extract_definitions
 from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
@@ -58,10 +58,11 @@ def own_definitions(snap: Snapshot) -> list[Definition]:
     return extract_definitions(snap.language, snap.tree, snap.text.encode("utf-8", "surrogatepass"), snap.uri)
 
 
-def make_prompt(model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None) -> Prompt:
+def make_prompt(
+    model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None, memo: ChoiceMemo | None = None
+) -> Prompt:
     budget = prompt_budget(settings, model.info.context_size, model.fim is not None)
-    view = stable_view(snap, cursor)
-    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions(view), view)
+    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions, memo=memo)
 
 
 def context_parts(model: Model, prompt: Prompt) -> list[dict]:
@@ -92,11 +93,12 @@ def complete(
     cancel: CancelToken,
     results: ResultCache | None = None,
     symbols: Symbols | None = None,
+    memo: ChoiceMemo | None = None,
 ) -> Completion:
     cancel.check()
     if completion_mode(snap, cursor) == "skip":  # inside a string or comment, after the last bracket, ...
         return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
-    prompt = make_prompt(model, snap, cursor, settings, symbols)
+    prompt = make_prompt(model, snap, cursor, settings, symbols, memo)
     if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
         # the user typed the start of a suggestion we made: serve the rest, no model call
         return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))

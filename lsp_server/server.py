@@ -21,6 +21,7 @@ from pygls.uris import to_fs_path
 
 from . import __version__, completion, fixes
 from .config import Settings, decode_settings
+from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources
 from .context.workspace import Ignore, read_definitions, workspace_files
 from .documents import LARGE_FILE_BYTES, Documents, Snapshot
@@ -106,6 +107,7 @@ class SokujiServer(LanguageServer):
         self._progress_id = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.results = ResultCache()  # touched only on the worker thread
+        self.choices = ChoiceMemo()  # worker thread only
         self.watcher: Watcher | None = None
         self.index = SymbolIndex()  # workspace definitions, updated on the loop
         self.index_ready = asyncio.Event()
@@ -189,6 +191,7 @@ class SokujiServer(LanguageServer):
         """Worker thread: drop the old model, load the new one."""
         old, self.model = self.model, None
         self.results.clear()  # suggestions of another model or settings are stale
+        self.choices.clear()  # token counts of another model
         if old is not None:
             old.close()
         self.model = completion.load_model(settings, self.model_override)
@@ -301,7 +304,7 @@ class SokujiServer(LanguageServer):
         where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
         try:
             symbols = self._symbols(others)
-            result = completion.complete(model, snap, cursor, settings, token, self.results, symbols)
+            result = completion.complete(model, snap, cursor, settings, token, self.results, symbols, self.choices)
         except CancelledError:
             self._log_from_worker(f"completion {where}: cancelled before decoding")
             raise
@@ -336,7 +339,8 @@ class SokujiServer(LanguageServer):
             if known is None or known[0] != snap.version:
                 self._buffer_defs[snap.uri] = (snap.version, completion.own_definitions(snap))
         buffers = {uri: defs for uri, (_, defs) in self._buffer_defs.items()}
-        return SymbolSources(self.index, buffers, [root.as_uri() for root in self.roots])
+        version = tuple(sorted((uri, v) for uri, (v, _) in self._buffer_defs.items()))
+        return SymbolSources(self.index, buffers, [root.as_uri() for root in self.roots], version)
 
     async def build_index(self, folders: list[Path]) -> None:
         """Index the workspace folders in the background: files are read and parsed in an
@@ -644,7 +648,7 @@ class SokujiServer(LanguageServer):
         model = self.model
         if model is None:
             raise JsonRpcInternalError(f"sokuji: no model loaded ({self.model_error})")
-        prompt = completion.make_prompt(model, snap, cursor, settings, self._symbols(others))
+        prompt = completion.make_prompt(model, snap, cursor, settings, self._symbols(others), self.choices)
         return {
             "parts": completion.context_parts(model, prompt),
             "prompt": model.render(prompt),

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 import re
+import sysconfig
 from dataclasses import replace
 from pathlib import Path
 
 from lsp_server.context.languages import new_parser
-from lsp_server.context.prompt import Budget, build_prompt
+from lsp_server.context.prompt import Budget, ChoiceMemo, build_prompt
 from lsp_server.context.scope import LineCosts, local_window
 from lsp_server.context.symbols import SymbolIndex, SymbolSources, extract_definitions
 from lsp_server.context.workspace import MAX_FILE_BYTES, read_definitions, workspace_files
-from lsp_server.documents import UTF32, Document
+from lsp_server.documents import UTF16, UTF32, Document
 from lsp_server.structs import Chunk
 
 
@@ -245,3 +246,56 @@ def test_unreadable_folder_is_skipped(tmp_path: Path):
     assert "ok.py" in files
     if os.geteuid() != 0:  # root reads through permissions
         assert "hidden.py" not in files
+
+
+def _typing_trace(text: str, rows: list[int]):
+    """(text, row, col) after each keystroke: every line of `rows` emptied to its
+    indentation and typed back; halfway along every other line, an edit elsewhere that
+    changes the choices (the imports shown) while the cursor stays on its line, its byte
+    offset too."""
+    lines = text.split("\n")
+    imports = next(i for i, ln in enumerate(lines) if ln.startswith("import "))
+    for n, row in enumerate(rows):
+        line = lines[row]
+        indent = len(line) - len(line.lstrip())
+        for k in range(indent, len(line) + 1):
+            lines[row] = line[:k]
+            if n % 2 and k == (indent + len(line)) // 2:
+                lines[imports] = lines[imports][:-2] + f"m{n}"
+            yield "\n".join(lines), row, k
+
+
+def test_memoized_choices_equal_fresh_ones_while_typing():
+    """The memo returns what choosing again would: the same prompt at every keystroke."""
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "textwrap.py").read_text()
+    index = _index()
+    memo = ChoiceMemo()
+    steps = 0
+    for text, row, col in _typing_trace(source, [60, 61, 200, 201, 350]):
+        doc = Document("file:///w/textwrap.py", "python", 1, text, UTF16)
+        snap, cursor = doc.snapshot(), doc.cursor(row, col)
+        sources = SymbolSources(index, {}, ["file:///w"], buffers_version=())
+        own = lambda view: extract_definitions("python", view.tree, view.text.encode(), view.uri)  # noqa: E731
+        fresh = build_prompt(snap, cursor, words, Budget(600, 100), sources, own)
+        assert build_prompt(snap, cursor, words, Budget(600, 100), sources, own, memo=memo) == fresh
+        steps += 1
+    assert memo.hits > steps * 0.8  # typing along a line keeps the choices
+
+
+def test_memoized_choices_follow_the_workspace_index():
+    index = SymbolIndex()
+    memo = ChoiceMemo()
+    doc = Document("file:///w/main.py", "python", 1, MAIN, UTF32)
+    snap, cursor = doc.snapshot(), doc.cursor(8, 4)
+
+    def prompt():
+        sources = SymbolSources(index, {}, ["file:///w"], buffers_version=())
+        return build_prompt(snap, cursor, words, Budget(300, 50), sources, memo=memo)
+
+    assert "def helper" not in "".join(c.text for c in prompt().extra)
+    index.update("file:///w/lib/util.py", extract_definitions("python", new_parser("python").parse(DEFS.encode()),
+                                                              DEFS.encode(), "file:///w/lib/util.py"))
+    assert "def helper" in "".join(c.text for c in prompt().extra)  # indexed since: chosen again
+    assert memo.hits == 0
+    prompt()
+    assert memo.hits == 1

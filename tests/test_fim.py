@@ -103,3 +103,30 @@ def test_without_file_tokens_each_chunk_gets_a_comment_header(vocab_models):
         prompt = Prompt(prefix="x = f(", suffix=")", file_label="b.py", comment="#", extra=(Chunk("a.py", "def f(y): ..."),))
         text = model.render(prompt)
         assert "# a.py\ndef f(y): ...\n\n# b.py\nx = f(" in text
+
+
+def test_gemma_prompt_tokenized_line_by_line_equals_whole():
+    """The lines above the cursor's are tokenized once and reused (Model._prefix_tokens):
+    exact for Gemma's SentencePiece vocabulary, checked on real source text."""
+    import random
+    import sysconfig
+    from pathlib import Path
+
+    model = Model(embedded_model_path(), vocab_only=True, context_size=256)
+    assert model._lines_apart
+    rng = random.Random(7)
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:60]
+    for path in files:
+        text = path.read_text(errors="replace") + "\n\n\n  x\r\n\t\ty = '\u00e9\u4e2d' \n"
+        for _ in range(4):
+            end = rng.randrange(1, len(text))
+            prefix = text[max(0, end - rng.randrange(50, 5000)) : end]
+            assert model._prefix_tokens(prefix) == model.tokenize(prefix), (path, end)
+    model.close()
+
+
+def test_bpe_vocabulary_is_tokenized_whole(vocab_models):
+    """A byte-level BPE's pre-tokenizer may join a newline to the indentation after it."""
+    model = vocab_models["qwen2.5-coder"]
+    assert not model._lines_apart
+    assert model._prefix_tokens("de\n de") == model.tokenize("de\n de")

@@ -131,10 +131,14 @@ class SymbolIndex:
         self._lock = threading.Lock()
         self._by_path: dict[str, tuple[Definition, ...]] = {}
         self._by_name: dict[str, dict[str, tuple[Definition, ...]]] = {}
+        self.generation = 0  # bumped by every change: prompts chosen before it may be stale
 
     def update(self, path: str, definitions: Iterable[Definition]) -> None:
         defs = tuple(definitions)
         with self._lock:
+            if self._by_path.get(path) == defs:
+                return  # saved again with the same definitions
+            self.generation += 1
             self._drop(path)
             self._by_path[path] = defs
             grouped: dict[str, list[Definition]] = {}
@@ -145,12 +149,14 @@ class SymbolIndex:
 
     def remove(self, path: str) -> None:
         with self._lock:
+            self.generation += 1
             self._drop(path)
 
     def remove_under(self, prefix: str) -> None:
         """Forget every file below a folder (deleted or moved away)."""
         folder = prefix.rstrip("/") + "/"
         with self._lock:
+            self.generation += 1
             for path in [p for p in self._by_path if p.startswith(folder)]:
                 self._drop(path)
 
@@ -194,7 +200,11 @@ class SymbolSources:
     """Lookups across open buffers (fresher) and the workspace index, best candidates first:
     files the asking file shares the most folders with."""
 
-    def __init__(self, index: SymbolIndex | None, buffers: dict[str, list[Definition]], roots: list[str]) -> None:
+    def __init__(
+        self, index: SymbolIndex | None, buffers: dict[str, list[Definition]], roots: list[str], buffers_version: object = None
+    ) -> None:
+        """`buffers_version` names the buffers' contents (the same value: the same
+        definitions); without it no two sources compare equal."""
         self._index = index
         self._buffers = buffers
         self._buffer_names: dict[str, list[Definition]] = {}
@@ -202,6 +212,12 @@ class SymbolSources:
             for d in defs:
                 self._buffer_names.setdefault(d.name, []).append(d)
         self._roots = sorted((r.rstrip("/") + "/" for r in roots), key=len, reverse=True)
+        # what lookups, labels and names depend on: equal generations, equal answers
+        self.generation = (
+            index.generation if index is not None else None,
+            object() if buffers_version is None else buffers_version,
+            tuple(self._roots),
+        )
 
     def lookup(self, name: str, near: str) -> list[Definition]:
         found = list(self._buffer_names.get(name, ()))

@@ -66,6 +66,32 @@ def _check_file(path: str) -> Path:
 
 
 KV_MODES = ("perFile", "shared", "off")
+_LINES_APART: dict[tuple, bool] = {}  # by model file: the vocabulary scan is done once
+
+
+def lines_tokenize_apart(llama_cpp, vocab, file: Path, tokenize: Callable[[str], list[int]]) -> bool:
+    """Whether text ending in a newline and the text after it tokenize to the same tokens
+    apart as together. True for a SentencePiece vocabulary (merges of neighbours, no
+    pre-tokenizer to split differently) where no piece goes on past a newline (no merge can
+    span one) and nothing is prepended to a text (no space prefix). Gemma's: a 0.5 s scan
+    of its 262k pieces, once per model file. A BPE vocabulary's pre-tokenizer may join a
+    newline to the indentation after it: never assumed there."""
+    stat = file.stat()
+    key = (str(file), stat.st_size, stat.st_mtime_ns)
+    if key not in _LINES_APART:
+        apart = llama_cpp.llama_vocab_type(vocab) == llama_cpp.LLAMA_VOCAB_TYPE_SPM
+        apart = apart and tokenize("a\n b") == tokenize("a\n") + tokenize(" b")
+        buf = ctypes.create_string_buffer(256)
+        for token in range(llama_cpp.llama_vocab_n_tokens(vocab) if apart else 0):
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+            if n < 0:  # longer than the buffer
+                buf = ctypes.create_string_buffer(-n)
+                n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+            if b"\n" in buf.raw[: max(n, 0)].rstrip(b"\n"):
+                apart = False
+                break
+        _LINES_APART[key] = apart
+    return _LINES_APART[key]
 
 
 class Model:
@@ -108,8 +134,11 @@ class Model:
         self._is_control = lambda tok: bool(llama_cpp.llama_vocab_is_control(vocab, tok))
         self._bos = self.llm.tokenize(b"", add_bos=True)  # [] when the model adds no BOS
         self.fim = fim.detect(self.special_token)
-        # The context builder counts the same lines and definitions on every keystroke.
+        # The context builder counts the same lines and definitions on every keystroke, and
+        # the prompt repeats the same pieces (definitions, imports, the window above the line).
         self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
+        self._piece_tokens = functools.lru_cache(maxsize=256)(lambda text: tuple(self.tokenize(text)))
+        self._lines_apart = lines_tokenize_apart(llama_cpp, vocab, file, self.tokenize)
         self.kv_mode = kv_mode
         self.states: KVStates | None = None
         if kv_mode == "perFile" and not vocab_only:
@@ -179,14 +208,21 @@ class Model:
             if prompt.repo and self.fim.repo_name_id is not None:
                 header += [self.fim.repo_name_id, *self.tokenize(f"{prompt.repo}\n")]
             for chunk in prompt.extra:
-                header += [file_sep, *self.tokenize(f"{chunk.path}\n{chunk.text}\n")]
+                header += [file_sep, *self._piece_tokens(f"{chunk.path}\n{chunk.text}\n")]
             header += [file_sep, *self.tokenize(f"{prompt.file_label}\n")]
         else:  # a comment line names each file
             for piece in prompt.headed_chunks():
-                prefix += self.tokenize(piece)
-        prefix += self.tokenize(prompt.imports) + self.tokenize(prompt.prefix)
-        suffix = self.tokenize(prompt.suffix) if self.fim else []
+                prefix += self._piece_tokens(piece)
+        prefix += [*self._piece_tokens(prompt.imports), *self._prefix_tokens(prompt.prefix)]
+        suffix = list(self._piece_tokens(prompt.suffix)) if self.fim else []
         return self._bos + header + fim.layout(self.fim, prefix, suffix)
+
+    def _prefix_tokens(self, prefix: str) -> list[int]:
+        """Where lines tokenize apart (see lines_tokenize_apart), the lines above the cursor's
+        are the same tokens at every keystroke: only the cursor's line is tokenized again
+        (7 ms -> 0.5 ms for a 1.5k-token prompt, gemma-3-270m)."""
+        cut = prefix.rfind("\n") + 1 if self._lines_apart else 0
+        return [*self._piece_tokens(prefix[:cut]), *self.tokenize(prefix[cut:])]
 
     def render(self, prompt: Prompt) -> str:
         """The prompt exactly as the model sees it, special tokens spelled out."""
@@ -243,9 +279,10 @@ class Model:
     def _generate(self, tokens, params, cancel, stop, key, draft_source, started) -> Generation:
         if self.states is not None and key != self._resident:
             self._switch_to(key, tokens)
-        evaluated = self._prefill(tokens, cancel)
+        cached, pending = self._prefill(tokens, cancel)
+        evaluated = len(tokens) - cached
         self.evaluated_tokens += evaluated
-        self.reused_tokens += len(tokens) - evaluated
+        self.reused_tokens += cached
 
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         text = ""
@@ -253,7 +290,7 @@ class Model:
         reason = "max_tokens"
         deadline = time.monotonic() + params.time_budget_ms / 1000
         if params.temperature == 0:
-            stream = self._lookup_greedy(tokens[-1], draft_source, cancel)
+            stream = self._lookup_greedy(pending, draft_source, cancel)
         else:
             stream = self.llm.generate(tokens, temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
         for tok in stream:
@@ -304,7 +341,10 @@ class Model:
             base = self._bos + base[len(base) - room + len(self._bos) :]
         if self.states is not None and key != self._resident:
             self._switch_to(key, base)
-        self.evaluated_tokens += self._prefill(base, cancel)
+        cached, pending = self._prefill(base, cancel)
+        self.evaluated_tokens += len(base) - cached
+        if len(pending) > 1:
+            self._decode(pending[:-1], outputs_from=len(pending) - 1)
         n_past = llm.n_tokens  # every token of `base` but the last
         scores = []
         for text in continuations:
@@ -325,9 +365,11 @@ class Model:
         llm.n_tokens = n_past
         return scores
 
-    def _lookup_greedy(self, pending: int, source: list[int] | None, cancel: CancelToken) -> Iterator[int]:
-        """Greedy tokens straight from the logits (llama-cpp-python's sampler would build a
-        candidate array over the whole vocabulary, 262k for Gemma, at every token).
+    def _lookup_greedy(self, prompt_rest: list[int], source: list[int] | None, cancel: CancelToken) -> Iterator[int]:
+        """Greedy tokens after the prompt, whose `prompt_rest` is not evaluated yet (it goes in
+        the first batch, logits at its last token only), straight from the logits
+        (llama-cpp-python's sampler would build a candidate array over the whole vocabulary,
+        262k for Gemma, at every token).
 
         With a `source`, several per model step where they copy it: llama-cpp-python's
         LlamaPromptLookupDecoding proposes the tokens that followed the last n-gram in
@@ -343,41 +385,43 @@ class Model:
         llm = self.llm
         propose = LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=LOOKUP_TOKENS)
         out: list[int] = []
+        pending = prompt_rest
         while True:
             cancel.check()
             if source is None:
                 guess = []
             elif out:
-                guess = [int(t) for t in propose(np.array(source + out + [pending], dtype=np.intc))]
+                guess = [int(t) for t in propose(np.array(source + out + pending, dtype=np.intc))]
             else:  # nothing written yet: a fix starts by copying the start of its source
                 guess = source[:LOOKUP_TOKENS]
             n_past = llm.n_tokens
             guess = guess[: max(0, llm.n_ctx() - n_past - 1)]
-            batch = [pending, *guess]
             if guess:
                 llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
-            llm._ctx.decode(llm._batch)
-            llm.input_ids[n_past : n_past + len(batch)] = batch
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
+            self._decode([*pending, *guess], outputs_from=len(pending) - 1)
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(1 + len(guess), llm.n_vocab()))
             best = logits.argmax(axis=1)
             agreed = 0
             while agreed < len(guess) and guess[agreed] == best[agreed]:
                 agreed += 1
-            llm.n_tokens = n_past + 1 + agreed  # pending and the agreed guesses stay in the cache
+            llm.n_tokens = n_past + len(pending) + agreed  # pending and the agreed guesses stay in the cache
             if agreed < len(guess):
                 llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
-            out.append(pending)
+            out += pending[-1:]  # n-grams are looked up from the prompt's last token on
             for tok in [*guess[:agreed], int(best[agreed])]:
                 yield tok
                 out.append(tok)
-            pending = out.pop()  # the model's own next token: evaluated in the next batch
+            pending = [out.pop()]  # the model's own next token: evaluated in the next batch
 
-    def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:
-        """Evaluate all prompt tokens but the last, reusing the longest cached prefix.
+    def _prefill(self, tokens: list[int], cancel: CancelToken) -> tuple[int, list[int]]:
+        """Evaluate the prompt but its last chunk, reusing the longest cached prefix. Returns
+        how many tokens were reused, and that last chunk (1 to PREFILL_CHUNK tokens), which
+        the caller evaluates in its first batch.
 
-        Done in small chunks so a cancellation stops prompt evaluation too. Returns how
-        many tokens were actually evaluated (the last one is evaluated by generate()).
+        In chunks without logits (the output layer over a 262k vocabulary costs as much as
+        the rest of the model, for a token whose logits nobody reads), so a cancellation
+        stops prompt evaluation too; the tokens a keystroke adds are then one batch with the
+        first generated token's logits: 21 ms against 39 for two tokens evaluated apart.
         """
         llm = self.llm
         cached = 0 if self.kv_mode == "off" else llm.longest_token_prefix(llm._input_ids.tolist(), tokens)
@@ -389,11 +433,24 @@ class Model:
         cached = min(cached, len(tokens) - 1)
         llm.n_tokens = cached
         llm._ctx.kv_cache_seq_rm(-1, cached, -1)  # cells past the shared prefix belong to an older prompt
-        for start in range(cached, len(tokens) - 1, PREFILL_CHUNK):
+        last = len(tokens) - ((len(tokens) - cached) % PREFILL_CHUNK or PREFILL_CHUNK)
+        for start in range(cached, last, PREFILL_CHUNK):
             cancel.check()
-            llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
+            self._decode(tokens[start : start + PREFILL_CHUNK], outputs_from=PREFILL_CHUNK)
         cancel.check()
-        return len(tokens) - cached
+        return cached, tokens[last:]
+
+    def _decode(self, batch: list[int], outputs_from: int) -> None:
+        """Evaluate `batch` after the context's tokens, with logits at positions >= outputs_from."""
+        llm = self.llm
+        n_past = llm.n_tokens
+        llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)
+        flags = llm._batch.batch.logits
+        for i in range(len(batch)):
+            flags[i] = i >= outputs_from
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(batch)] = batch
+        llm.n_tokens = n_past + len(batch)
 
     @contextlib.contextmanager
     def _consistent(self) -> Iterator[None]:
