@@ -8,18 +8,22 @@ character, asking for a completion every second keystroke; then moves on to the 
 After visiting every file the user returns to each in turn (after all the others) and types one
 more character.
 
-Configurations, each a fresh `sokuji serve` on the embedded model with the same limits:
+Configurations, each a fresh `sokuji serve` on the embedded model with the same limits, all
+running at once and served the trace interleaved (each step goes to every one, in an order
+that rotates), so a noisy machine slows them alike:
   off      every prompt evaluated in full (no KV reuse)
   shared   one context, longest-prefix reuse only (llama-cpp-python's default behaviour)
   perFile  sokuji's per-file KV states
 and, with --llama-server, llama.cpp's own server driven as llama.vim drives it (one slot,
 `cache_prompt`, `--cache-reuse 256`, its host-RAM prompt cache on by default), sent the very
-prompts sokuji builds, with the same generation limit and the same single-line stop.
+prompt sokuji's model sees at each step (`sokuji.context`), with the same generation limit and
+the same single-line stop.
 
 Prints per configuration: prompt tokens evaluated per request (typing / return visits),
 the physical minimum (tokens after the first token that changed since the file's previous
-prompt), latency p50/p95, peak RSS, and ratios against `off` measured in the same run;
-writes benchmarks/kv_cache.png (latency against prompt size).
+prompt), latency p50/p95, peak RSS, and ratios against `off` measured in the same run; the
+same requests side by side where sokuji called its model (not its result cache); writes
+benchmarks/kv_cache.png (latency against prompt size).
 """
 
 from __future__ import annotations
@@ -41,9 +45,6 @@ from pathlib import Path
 from lsprotocol import types
 from pytest_lsp.client import make_test_lsp_client
 
-from lsp_server.completion import make_prompt
-from lsp_server.config import Settings
-from lsp_server.documents import UTF16, Document
 from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.model import Model
 from lsp_server.structs import Prompt
@@ -104,17 +105,6 @@ def build_trace(n_files: int, keys: int) -> tuple[list[str], list[str], list[Ste
     return texts, uris, steps
 
 
-def build_prompts(model: Model, steps: list[Step]) -> list[Prompt]:
-    """The prompt sokuji builds at each step (budgets counted with the model's tokenizer), from
-    the file alone: llama-server is not told about the other open files."""
-    settings = Settings(context_size=CONTEXT, max_tokens=MAX_TOKENS)
-    out = []
-    for step in steps:
-        doc = Document("file:///x.py", "python", 1, step.text, UTF16)
-        out.append(make_prompt(model, doc.snapshot(), doc.cursor(step.line, step.col), settings))
-    return out
-
-
 def set_minimum(model: Model, steps: list[Step], tokens: list[list[int]], reqs: list[Request]) -> None:
     """Tokens after the first token that differs from the file's last prompt the model saw:
     what any KV cache has to evaluate (result-cache hits never reach the model)."""
@@ -134,85 +124,154 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_sokuji(config: str, texts, uris, steps, tokens) -> tuple[list[Request], float]:
-    client = make_test_lsp_client()
-    await client.start_io(sys.executable, "-m", "lsp_server", "serve")
-    caps = types.ClientCapabilities(
-        text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()),
-        window=types.WindowClientCapabilities(work_done_progress=False),
-    )
-    options = {"maxTokens": MAX_TOKENS, "timeBudgetMs": 60_000, "contextSize": CONTEXT,
-               "kvCache": config, "kvCachePersist": False}
-    await client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
-    for uri, text in zip(uris, texts):
-        client.text_document_did_open(types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
-    versions = {uri: 1 for uri in uris}
-    current = dict(zip(uris, texts))
-    out = []
-    for step, toks in zip(steps, tokens):
-        uri = uris[step.file]
-        versions[uri] += 1
-        # the typed line replaced, as an editor sends it: a range, not the whole file
-        old_line = current[uri].split("\n")[step.line]
-        current[uri] = step.text
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=versions[uri]),
+class Sokuji:
+    """One `sokuji serve` over LSP, holding the trace's files open."""
+
+    def __init__(self, config: str) -> None:
+        self.config = config
+        self.client = make_test_lsp_client()
+        self.versions: dict[str, int] = {}
+        self.current: dict[str, str] = {}
+
+    async def start(self, uris: list[str], texts: list[str]) -> None:
+        await self.client.start_io(sys.executable, "-m", "lsp_server", "serve")
+        caps = types.ClientCapabilities(
+            text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()),
+            window=types.WindowClientCapabilities(work_done_progress=False),
+        )
+        options = {"maxTokens": MAX_TOKENS, "timeBudgetMs": 60_000, "contextSize": CONTEXT,
+                   "kvCache": self.config, "kvCachePersist": False}
+        await self.client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
+        for uri, text in zip(uris, texts):
+            self.versions[uri], self.current[uri] = 1, text
+            self.client.text_document_did_open(types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+
+    def type(self, uri: str, step: Step) -> None:
+        """The typed line replaced, as an editor sends it: a range, not the whole file."""
+        old_line = self.current[uri].split("\n")[step.line]
+        self.current[uri] = step.text
+        self.versions[uri] += 1
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
             content_changes=[types.TextDocumentContentChangePartial(
                 range=types.Range(types.Position(step.line, 0), types.Position(step.line, len(old_line))),
                 text=step.text.split("\n")[step.line])]))
-        n_logs = len(client.log_messages)
+
+    async def prompt(self, uri: str, step: Step) -> str:
+        """The prompt sokuji's model is given at this step, as text (`sokuji.context`)."""
+        reply = await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="sokuji.context", arguments=[uri, step.line, step.col]))
+        return reply["prompt"]
+
+    async def complete(self, uri: str, step: Step, n_tokens: int) -> Request:
+        n_logs = len(self.client.log_messages)
         t0 = time.perf_counter()
-        await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        await self.client.text_document_inline_completion_async(types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=types.Position(line=step.line, character=step.col),
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
         latency = time.perf_counter() - t0
         await asyncio.sleep(0.05)  # let the log line arrive
-        match = next((m for m in map(LOG.search, (x.message for x in client.log_messages[n_logs:])) if m), None)
+        match = next((m for m in map(LOG.search, (x.message for x in self.client.log_messages[n_logs:])) if m), None)
         evaluated = int(match.group(4)) if match else 0
         hit = bool(match) and match.group(2) == "cache"
         generated, model_ms = (int(match.group(5)), int(match.group(6))) if match else (0, 0)
-        out.append(Request(config, step.kind, step.file, latency, len(toks), evaluated, 0, hit, generated, model_ms / 1000))
-    rss = peak_rss_mb(client._server.pid)
-    await client.shutdown_session()
-    await client.stop()
-    return out, rss
+        return Request(self.config, step.kind, step.file, latency, n_tokens, evaluated, 0, hit, generated, model_ms / 1000)
+
+    async def stop(self) -> float:
+        rss = peak_rss_mb(self.client._server.pid)
+        await self.client.shutdown_session()
+        await self.client.stop()
+        return rss
 
 
-def run_llama_server(binary: str, steps, prompts: list[str], tokens) -> tuple[list[Request], float]:
-    port = 18080 + os.getpid() % 1000
-    proc = subprocess.Popen(
-        [binary, "-m", embedded_model_path(), "-c", str(CONTEXT), "--parallel", "1", "--cache-reuse", "256",
-         "-t", str(os.cpu_count()), "--port", str(port), "--host", "127.0.0.1", "--no-webui"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
+class LlamaServer:
+    """llama.cpp's own server, driven as llama.vim drives it: one slot, `cache_prompt`,
+    `--cache-reuse 256`, its host-RAM prompt cache on by default. With `reuse`, also
+    llama.vim's own client-side reuse (autoload/llama.vim, s:fim_try_hint): a suggestion
+    received for a context up to 128 characters back is shown again, less what was typed
+    since, when what was typed is its start; the server is not asked."""
+
+    def __init__(self, binary: str, reuse: bool = False, port: int = 0) -> None:
+        self.config = "llama.vim" if reuse else "llama-server"
+        self.reuse = reuse
+        self.shown: list[tuple[str, str]] = []  # (prompt, suggestion), newest last
+        self.port = 18080 + os.getpid() % 1000 + port
+        self.proc = subprocess.Popen(
+            [binary, "-m", embedded_model_path(), "-c", str(CONTEXT), "--parallel", "1", "--cache-reuse", "256",
+             "-t", str(os.cpu_count()), "--port", str(self.port), "--host", "127.0.0.1", "--no-webui"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(600):
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:
                 time.sleep(0.1)
-        out = []
-        for step, prompt, toks in zip(steps, prompts, tokens):
-            body = json.dumps({"prompt": prompt, "n_predict": MAX_TOKENS, "cache_prompt": True,
-                               "temperature": 0, "stop": ["\n"], "id_slot": 0}).encode()
-            t0 = time.perf_counter()
-            req = urllib.request.Request(f"{url}/completion", body, {"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=300) as r:
-                reply = json.loads(r.read())
-            latency = time.perf_counter() - t0
-            timings = reply.get("timings", {})
-            model_s = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1000
-            out.append(Request("llama-server", step.kind, step.file, latency, len(toks), timings.get("prompt_n", 0), 0,
-                               generated=timings.get("predicted_n", 0), model_s=model_s))
-        rss = peak_rss_mb(proc.pid)
+
+    def complete(self, step: Step, prompt: str, n_tokens: int) -> Request:
+        t0 = time.perf_counter()
+        for before, content in reversed(self.shown) if self.reuse else ():
+            typed = prompt[len(before) :]
+            if prompt.startswith(before) and len(typed) <= 128 and content.startswith(typed) and content != typed:
+                return Request(self.config, step.kind, step.file, time.perf_counter() - t0, n_tokens, 0, 0, True)
+        body = json.dumps({"prompt": prompt, "n_predict": MAX_TOKENS, "cache_prompt": True,
+                           "temperature": 0, "stop": ["\n"], "id_slot": 0}).encode()
+        t0 = time.perf_counter()
+        req = urllib.request.Request(f"{self.url}/completion", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=300) as r:
+            reply = json.loads(r.read())
+        latency = time.perf_counter() - t0
+        timings = reply.get("timings", {})
+        model_s = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1000
+        if reply.get("content"):
+            self.shown = [*self.shown[-249:], (prompt, reply["content"])]  # llama.vim keeps 250
+        return Request(self.config, step.kind, step.file, latency, n_tokens, timings.get("prompt_n", 0), 0,
+                       generated=timings.get("predicted_n", 0), model_s=model_s)
+
+    def stop(self) -> float:
+        rss = peak_rss_mb(self.proc.pid)
+        self.proc.terminate()
+        self.proc.wait()
+        return rss
+
+
+async def run_trace(configs: list[str], binary: str | None, vocab: Model, texts, uris, steps):
+    """Every configuration serves every step, interleaved (the order rotating from step to
+    step), so a noisy machine slows them alike. A server of its own gives the prompt that
+    llama-server is sent: the very text sokuji's model sees, without warming the others."""
+    servers: list = [Sokuji(config) for config in configs]
+    source = Sokuji("off")
+    for server in [*servers, source]:
+        await server.start(uris, texts)
+    if binary:
+        servers += [LlamaServer(binary), LlamaServer(binary, reuse=True, port=1)]
+    results: dict[str, list[Request]] = {server.config: [] for server in servers}
+    tokens = []
+    bos = vocab.llm.detokenize(vocab.prompt_tokens(Prompt("", "")), special=True).decode()
+    try:
+        for n, step in enumerate(steps):
+            uri = uris[step.file]
+            for server in [*servers, source]:
+                if isinstance(server, Sokuji):
+                    server.type(uri, step)
+            prompt = await source.prompt(uri, step)
+            tokens.append(vocab.llm.tokenize(prompt.encode(), add_bos=False, special=True))
+            text = prompt.removeprefix(bos)  # llama-server adds its own BOS
+            for server in servers[n % len(servers):] + servers[: n % len(servers)]:
+                if isinstance(server, Sokuji):
+                    req = await server.complete(uri, step, len(tokens[-1]))
+                else:
+                    req = await asyncio.to_thread(server.complete, step, text, len(tokens[-1]))
+                results[server.config].append(req)
     finally:
-        proc.terminate()
-        proc.wait()
-    return out, rss
+        rss = {}
+        for server in servers:
+            rss[server.config] = await server.stop() if isinstance(server, Sokuji) else server.stop()
+        await source.stop()
+    return results, rss, tokens
 
 
 def avg(values: list[float]) -> float:
@@ -254,18 +313,8 @@ def main() -> None:
     args = parser.parse_args()
 
     texts, uris, steps = build_trace(args.files, args.keys)
-    vocab = Model(embedded_model_path(), vocab_only=True, context_size=CONTEXT)  # the budget follows CONTEXT
-    prompts = build_prompts(vocab, steps)
-    tokens = [vocab.prompt_tokens(p) for p in prompts]
-    results: dict[str, list[Request]] = {}
-    rss: dict[str, float] = {}
-    for config in args.configs.split(","):
-        results[config], rss[config] = asyncio.run(run_sokuji(config, texts, uris, steps, tokens))
-    if args.llama_server:
-        bos = len(vocab.prompt_tokens(Prompt("", "")))  # llama-server adds its own BOS
-        texts_sent = [vocab.llm.detokenize(t[bos:]).decode("utf-8", "replace") for t in tokens]
-        results["llama-server"], rss["llama-server"] = run_llama_server(
-            args.llama_server, steps, texts_sent, tokens)
+    vocab = Model(embedded_model_path(), vocab_only=True, context_size=CONTEXT)
+    results, rss, tokens = asyncio.run(run_trace(args.configs.split(","), args.llama_server, vocab, texts, uris, steps))
     for reqs in results.values():
         set_minimum(vocab, steps, tokens, reqs)
 
@@ -312,6 +361,10 @@ def main() -> None:
         print(f"  model calls only (no result-cache answers): p50 typing "
               f"{pf['p50 type model'] / ls['p50 type model']:.3f}x, p50 return {pf['p50 ret model'] / ls['p50 ret model']:.3f}x")
         print_paired(results["perFile"], results["llama-server"])
+        vim = rows["llama.vim"]
+        print(f"\nperFile / llama.vim (llama-server and llama.vim's client-side reuse): p50 typing "
+              f"{pf['p50 typing'] / vim['p50 typing']:.3f}x, p50 return {pf['p50 return'] / vim['p50 return']:.3f}x, "
+              f"p50 all {pf['p50 s'] / vim['p50 s']:.3f}x")
 
     try:
         import matplotlib
