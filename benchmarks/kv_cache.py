@@ -375,7 +375,7 @@ def main() -> None:
         print("\n(matplotlib not installed: no plot)")
         return
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for config, marker in zip(results, "ox^s"):
+    for config, marker in zip(results, "ox^sv"):
         reqs = results[config]
         ax.scatter([r.prompt_tokens for r in reqs], [r.latency for r in reqs], label=config, marker=marker, alpha=0.7)
     ax.set_xlabel("prompt tokens")

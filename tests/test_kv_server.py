@@ -106,3 +106,21 @@ async def test_stats_result_reuse_and_stale_states(tmp_path):
         )
         await asyncio.sleep(0.2)
         assert (await stats(client))["kvFiles"] == 0
+
+
+async def test_context_choices_reused_until_another_buffers_definitions_change(tmp_path):
+    """Typing along a line reuses the context builder's choices; an edit in another open
+    file keeps them while its definitions stay the same, and not once they change."""
+    a, b = (tmp_path / "a.py").as_uri(), (tmp_path / "b.py").as_uri()
+    async with session(capabilities(inline=True)) as client:
+        open_doc(client, a, A)
+        open_doc(client, b, B)
+        await inline(client, a, *at_end(A))
+        reused = (await stats(client))["contextChoicesReused"]
+        insert(client, b, 2, *at_end(B), "\n\n# a comment: no definition changes")
+        await asyncio.sleep(0.5)  # edits paused: the worker reads b's definitions
+        await inline(client, a, *at_end(A))
+        assert (await stats(client))["contextChoicesReused"] == reused + 1
+        insert(client, b, 3, 0, 0, "def peek(stack: Stack) -> int:\n    return stack.items[-1]\n\n\n")
+        await inline(client, a, *at_end(A))  # b defines another function now: chosen again
+        assert (await stats(client))["contextChoicesReused"] == reused + 1
