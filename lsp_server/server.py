@@ -306,7 +306,7 @@ class SokujiServer(LanguageServer):
             return None
         where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
         try:
-            symbols = self._symbols(others)
+            symbols = self._symbols(others, snap.uri)
             result = completion.complete(model, snap, cursor, settings, token, self.results, symbols, self.choices)
         except CancelledError:
             self._log_from_worker(f"completion {where}: cancelled before decoding")
@@ -331,11 +331,11 @@ class SokujiServer(LanguageServer):
             out.append(doc.snapshot() if known is None or known[0] != doc.version else Snapshot(doc.uri, doc.version, "", "", None, None))
         return out
 
-    def _symbols(self, others: list[Snapshot]) -> SymbolSources:
+    def _symbols(self, others: list[Snapshot], current: str) -> SymbolSources:
         """Worker thread: definitions of the other open buffers (re-read when their version
         changed, unless a pause in their edits let the worker read them already) over the
-        workspace index."""
-        open_uris = {s.uri for s in others} | {doc.uri for doc in self.docs.all()}
+        workspace index. `current`, the asking file, keeps its entry for later requests."""
+        open_uris = {s.uri for s in others} | {current}
         for uri in [u for u in self._buffer_defs if u not in open_uris]:
             del self._buffer_defs[uri]
             self._buffers_generation += 1
@@ -690,7 +690,7 @@ class SokujiServer(LanguageServer):
         model = self.model
         if model is None:
             raise JsonRpcInternalError(f"sokuji: no model loaded ({self.model_error})")
-        prompt = completion.make_prompt(model, snap, cursor, settings, self._symbols(others), self.choices)
+        prompt = completion.make_prompt(model, snap, cursor, settings, self._symbols(others, snap.uri), self.choices)
         return {
             "parts": completion.context_parts(model, prompt),
             "prompt": model.render(prompt),
