@@ -58,6 +58,15 @@ class SokujiProtocol(LanguageServerProtocol):
                 self._send_response(data["id"], error=error)
             return _Dropped()
 
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        """pygls files the future of every async or generator handler under its message id,
+        and only a request's response takes it out again: each notification (every
+        keystroke's didChange) left one behind for the server's lifetime."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None and getattr(callback, "func", None) != self._send_handler_result:
+            future.add_done_callback(lambda _: self._request_futures.pop(msg_id, None))
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
         """Only sokuji's own documents (Documents) follow the edits, not pygls' copy, which sokuji
@@ -393,7 +402,9 @@ class SokujiServer(LanguageServer):
         try:
             for folder in folders:
                 ignore = self.roots.setdefault(folder, Ignore(folder))
+                walk_started = time.monotonic()
                 files = await loop.run_in_executor(None, lambda: list(workspace_files(folder, ignore)))
+                self._forget_unlisted(folder, {path.as_uri() for path in files}, walk_started)
                 for i in range(0, len(files), INDEX_BATCH):
                     batch_started = time.monotonic()
                     batch = await loop.run_in_executor(None, _read_batch, files[i : i + INDEX_BATCH])
@@ -411,6 +422,15 @@ class SokujiServer(LanguageServer):
             token,
             f"{self.index.file_count} files, {self.index.definition_count} definitions in {time.monotonic() - started:.1f} s",
         )
+
+    def _forget_unlisted(self, folder: Path, listed: set[str], since: float) -> None:
+        """Files the index holds under `folder` that a new walk no longer finds (deleted
+        while no watcher looked, after it died) are dropped, unless the watcher has
+        reported them since the walk began."""
+        under = folder.as_uri().rstrip("/") + "/"
+        for uri in self.index.paths():
+            if uri.startswith(under) and uri not in listed and self._touched.get(uri, 0.0) < since:
+                self.index.remove(uri)
 
     async def start_watcher(self) -> None:
         self.watcher = Watcher(asyncio.get_running_loop(), self.on_disk_change)
@@ -665,6 +685,7 @@ class SokujiServer(LanguageServer):
             "modelError": self.model_error,
             "model": model.info.name if model is not None else None,
             "requestsServed": self.served,
+            "requestsInFlight": len(self.protocol._request_futures),  # this one included
             "promptTokensEvaluated": model.evaluated_tokens if model else 0,
             "promptTokensReused": model.reused_tokens if model else 0,
             "kvCache": self.settings.kv_cache,

@@ -85,10 +85,13 @@ async def test_watcher_thread_dying_is_restarted_and_missed_changes_indexed(tmp_
     env = {"SOKUJI_FAULTS": "watcher@1"}  # the watcher's first event kills its thread
     async with session(capabilities(inline=True), OPTIONS, root_uri=tmp_path.as_uri(), env=env) as client:
         await wait_files(client, 1, 60)
-        (tmp_path / "b.py").write_text("def beta():\n    pass\n")  # seen by the dying watcher only
-        await wait_files(client, 2, 10)  # found by the restart's re-index
+        # seen by the dying watcher only: a new file (two definitions), a deleted one
+        (tmp_path / "b.py").write_text("def beta():\n    pass\n\n\ndef delta():\n    pass\n")
+        (tmp_path / "a.py").unlink()
+        await wait_stat(client, "indexDefinitions", lambda n: n == 2, 10)  # the restart's re-index
+        assert (await stats(client))["indexFiles"] == 1  # a.py is gone from it too
         (tmp_path / "c.py").write_text("def gamma():\n    pass\n")
-        elapsed = await wait_files(client, 3, 5)  # the new watcher reports by itself
+        elapsed = await wait_files(client, 2, 5)  # the new watcher reports by itself
         print(f"after the restart, a new file reached the index in {elapsed * 1000:.0f} ms")
         warnings = shown(client, types.MessageType.Warning, "file watcher stopped")
         assert len(warnings) == 1 and "injected fault" in warnings[0]

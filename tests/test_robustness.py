@@ -278,3 +278,16 @@ def test_messages_due_after_exit_do_not_keep_the_server_alive():
     finally:
         client.close()
     assert len(err.splitlines()) < 5000, err[-2000:]  # a few tracebacks of the failed writes, not a loop
+
+
+async def test_notifications_leave_nothing_behind():
+    """pygls filed every notification's handler future and only a response took one out:
+    each keystroke's didChange stayed in memory for the server's lifetime."""
+    uri = "file:///w/typing.py"
+    async with session(capabilities(inline=True)) as client:
+        open_doc(client, uri, "x = 1\n")
+        for version in range(2, 402):
+            insert(client, uri, version, 0, 3 + version, "1")  # typing at the end of "x = 1..."
+        await wait_stat(client, "requestsInFlight", lambda n: n == 1)  # the stats request itself
+        await inline(client, uri, 0, 405)  # the end of the typed line
+        assert (await stats(client))["requestsInFlight"] == 1
