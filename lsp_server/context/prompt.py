@@ -180,6 +180,8 @@ def build_prompt(
     row = text.count("\n", 0, cursor.offset)  # the row in `lines`, which a lone \r does not end (LSP's cursor.line counts it)
     indent = len(line_before) - len(line_before.lstrip(" \t"))
     byte = len(text[: cursor.offset - len(line_before) + min(indent, len(line_before))].encode("utf-8", "surrogatepass"))
+    label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
+    comment = line_comment(snap.language)
     generation = getattr(symbols, "generation", None) if symbols is not None else ()
     key = None
     if memo is not None and generation is not None and view is None:
@@ -188,14 +190,13 @@ def build_prompt(
     if choices is None:
         view = view or stable_view(snap, cursor)  # choices are made without the line being typed
         own = list(definitions(view) if callable(definitions) else definitions)
-        choices = _choose(snap, view, byte, row, lines, count_tokens, budget, symbols, own)
+        choices = _choose(view, byte, row, lines, count_tokens, budget, symbols, own, label, comment)
         if key is not None:
             memo.put(snap.uri, key, choices)
 
     first, last = choices.first, choices.last
     prefix = "\n".join(lines[first:row] + [line_before])
     suffix = "\n".join([line_after] + lines[row + 1 : last])
-    label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
     return Prompt(
         prefix=prefix,
         suffix=suffix,
@@ -206,13 +207,12 @@ def build_prompt(
         imports=choices.imports,
         extra=choices.chunks,
         file_label=label(snap.uri),
-        comment=line_comment(snap.language),
+        comment=comment,
         repo=symbols.repo(snap.uri) if symbols is not None else "",
     )
 
 
 def _choose(
-    snap: Snapshot,
     view: Snapshot,
     byte: int,
     row: int,
@@ -221,9 +221,12 @@ def _choose(
     budget: Budget,
     symbols: Symbols | None,
     definitions: list[Definition],
+    label: Callable[[str], str],
+    comment: str,
 ) -> Choices:
     """The window, the imports and the definitions, made on the stable view alone (the
-    line being typed is never costed: the window starts and ends around it)."""
+    line being typed is never costed: the window starts and ends around it). `label` names
+    a file for the model, `comment` starts a line comment in the file's language."""
     costs = LineCosts(lines, count_tokens)
     window_share, imports_share, defs_share = budget.shares()
 
@@ -234,7 +237,6 @@ def _choose(
     first, last = window(window_share, budget.suffix)
 
     # The imports above the window.
-    comment = line_comment(snap.language)
     imports: list[str] = []
     used = 0
     for node in import_nodes(view.language, view.tree):
@@ -258,8 +260,7 @@ def _choose(
     chosen = _choose_definitions(
         view, byte, row, (first, last), count_tokens, defs_share + spare, symbols, definitions
     )
-    label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
-    chunks = _chunks(chosen, label, snap.language)
+    chunks = _chunks(chosen, label, view.language)
     leftover = defs_share + spare - sum(count_tokens(headed(comment, c.path, c.text)) for c in chunks)
     if leftover > 0:  # room nobody needed: a wider window
         first, last = window(costs.span(first, row) + leftover, costs.span(row + 1, last))
