@@ -10,7 +10,7 @@ import statistics
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
@@ -38,6 +38,13 @@ SECTION = "sokuji"
 INDEX_BATCH = 64  # files read per executor call while indexing; the loop applies each batch
 EDITS_PAUSE = 0.25  # seconds of quiet after an edit: syntax errors are published, definitions read
 WATCHER_CHECK = 2.0  # seconds between checks that the file watcher's threads still run
+
+
+class Others(NamedTuple):
+    """The rest of the workspace as a request in one file sees it, taken on the loop."""
+
+    buffers: list[Snapshot]  # the other open buffers
+    edits: int  # the user's changes outside the asking file so far
 
 
 class _Dropped:
@@ -126,6 +133,8 @@ class SokujiServer(LanguageServer):
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self._definition_timers: dict[str, asyncio.TimerHandle] = {}
         self._buffers_generation = 0  # worker only: bumped when a buffer's definitions change
+        self._edits = 0  # loop only: the user's changes to files (buffers, disk), and per file
+        self._edits_in: dict[str, int] = {}
         self._background: set[asyncio.Future] = set()  # jobs nobody awaits, kept from the collector
         self.fixes_offered = 0
         self._reported: set[str] = set()  # problems shown to the user, until they go away
@@ -330,28 +339,36 @@ class SokujiServer(LanguageServer):
 
     # -- context: open buffers and the workspace index ------------------------------------
 
-    def _other_buffers(self, uri: str) -> list[Snapshot]:
-        """Snapshots of the other open buffers whose definitions the worker has not seen yet."""
+    def _other_buffers(self, uri: str) -> Others:
+        """Snapshots of the other open buffers (text only where the worker has not read that
+        version), and the user's edits outside `uri` so far."""
         out = []
         for doc in self.docs.all():
             if doc.uri == uri:
                 continue
             known = self._buffer_defs.get(doc.uri)
             out.append(doc.snapshot() if known is None or known[0] != doc.version else Snapshot(doc.uri, doc.version, "", "", None, None))
-        return out
+        return Others(out, self._edits - self._edits_in.get(uri, 0))
 
-    def _symbols(self, others: list[Snapshot], current: str) -> SymbolSources:
+    def _edited(self, uri: str) -> None:
+        """Loop: the user changed `uri`, in its buffer or on disk (once the index shows it).
+        Other files' context choices, pinned while a line is typed, are made again."""
+        self._edits += 1
+        self._edits_in[uri] = self._edits_in.get(uri, 0) + 1
+
+    def _symbols(self, others: Others, current: str) -> SymbolSources:
         """Worker thread: definitions of the other open buffers (re-read when their version
         changed, unless a pause in their edits let the worker read them already) over the
         workspace index. `current`, the asking file, keeps its entry for later requests."""
-        open_uris = {s.uri for s in others} | {current}
+        open_uris = {s.uri for s in others.buffers} | {current}
         for uri in [u for u in self._buffer_defs if u not in open_uris]:
             del self._buffer_defs[uri]
             self._buffers_generation += 1
-        for snap in others:
+        for snap in others.buffers:
             self._read_buffer_definitions(snap)
         buffers = {uri: defs for uri, (_, defs) in self._buffer_defs.items()}
-        return SymbolSources(self.index, buffers, [root.as_uri() for root in self.roots], self._buffers_generation)
+        roots = [root.as_uri() for root in self.roots]
+        return SymbolSources(self.index, buffers, roots, self._buffers_generation, others.edits)
 
     def _read_buffer_definitions(self, snap: Snapshot) -> None:
         """Worker thread. The generation changes only when the definitions do: typing in a
@@ -489,6 +506,7 @@ class SokujiServer(LanguageServer):
         for file_uri, defs in batch:
             self._touched[file_uri] = time.monotonic()
             self._apply(file_uri, defs)
+            self._edited(file_uri)
 
     # -- diagnostics and fixes ----------------------------------------------------------------
 
@@ -836,6 +854,7 @@ def create_server(model_override: str | None = None) -> SokujiServer:
             else:
                 doc.apply_change(change.text)
         doc.version = params.text_document.version
+        ls._edited(doc.uri)
         ls.schedule_diagnostics(doc.uri)
         ls.schedule_definitions(doc.uri)
 

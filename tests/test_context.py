@@ -299,3 +299,29 @@ def test_memoized_choices_follow_the_workspace_index():
     assert memo.hits == 0
     prompt()
     assert memo.hits == 1
+
+
+def test_choices_stay_pinned_while_a_line_is_typed_until_a_new_line_or_an_edit_elsewhere():
+    """Definitions that arrive while a line is typed (a file just opened, the index growing)
+    do not change the prompt's first tokens; a new line or an edit elsewhere adopts them."""
+    index = SymbolIndex()
+    memo = ChoiceMemo()
+
+    def prompt(typed: str, edits: int = 0, after: str = ""):
+        text = MAIN.replace("    \n    return", f"    {typed}\n    return") + after
+        doc = Document("file:///w/main.py", "python", 1, text, UTF32)
+        sources = SymbolSources(index, {}, ["file:///w"], buffers_version=(), edits=edits)
+        return build_prompt(doc.snapshot(), doc.cursor(8, 4 + len(typed)), words, Budget(300, 50), sources, memo=memo)
+
+    def shown(p) -> str:
+        return "".join(c.text for c in p.extra)
+
+    first = prompt("acc = h")
+    assert "def helper" not in shown(first)
+    util = "file:///w/lib/util.py"
+    index.update(util, extract_definitions("python", new_parser("python").parse(DEFS.encode()), DEFS.encode(), util))
+    assert prompt("acc = he").extra == first.extra and memo.hits == 1  # the same line: the choices stay
+    assert "def helper" in shown(prompt("acc = he", after="x = 1\n"))  # the file changed outside the line: chosen again
+    index.remove(util)
+    assert "def helper" in shown(prompt("acc = hel", after="x = 1\n"))  # pinned again
+    assert "def helper" not in shown(prompt("acc = hel", edits=1, after="x = 1\n"))  # an edit in another file

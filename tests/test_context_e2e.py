@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from .e2e import capabilities, inline, open_doc, session, stats, wait_stat
+from .e2e import capabilities, inline, insert, open_doc, session, stats, wait_stat
 
 SHAPES = '''import math
 
@@ -136,3 +136,24 @@ async def test_context_command_rejects_bad_arguments_and_keeps_serving(tmp_path:
             else:
                 raise AssertionError(f"{args} was accepted")
         assert (await stats(client))["requestsServed"] == 0
+
+
+async def test_a_file_opened_while_a_line_is_typed_is_shown_from_the_next_line_on(tmp_path: Path):
+    """Definitions that land mid-line (a file just opened, read in the background) would
+    change the prompt's first tokens, and the next keystroke would evaluate the whole prompt
+    again: the prompt before the cursor stays as it was until the line is done."""
+    lib_uri, main_uri = (tmp_path / "lib.py").as_uri(), (tmp_path / "main.py").as_uri()
+    main = "from lib import scale\n\n\ndef run(xs):\n    ys = scale(xs)\n    \n"
+    async with session(capabilities(inline=True)) as client:  # no workspace folder: no index
+        open_doc(client, main_uri, main)
+        start = (await context(client, main_uri, 5, 4))["prompt"]
+        open_doc(client, lib_uri, "def scale(xs, by=2):\n    return [x * by for x in xs]\n")
+        typed = ""
+        for version, ch in enumerate("total = ", start=2):
+            insert(client, main_uri, version, 5, 4 + len(typed), ch)
+            typed += ch
+            prompt = (await context(client, main_uri, 5, 4 + len(typed)))["prompt"]
+            assert prompt == start + typed, prompt  # every token before the cursor as it was
+        insert(client, main_uri, version + 1, 5, 4 + len(typed), "len(ys)\n    ")  # a new line
+        prompt = (await context(client, main_uri, 6, 4))["prompt"]
+        assert "def scale(xs, by=2):" in prompt and prompt.endswith(f"    {typed}len(ys)\n    ")

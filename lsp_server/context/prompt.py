@@ -126,29 +126,46 @@ class Choices:
     chunks: tuple[Chunk, ...]
 
 
+@dataclass(frozen=True)
+class _Memo:
+    key: tuple  # the stable view, the cursor's line and the budget
+    generation: object  # of the definitions they were chosen from
+    edits: object  # the user's edits elsewhere when they were made
+    choices: Choices
+
+
 class ChoiceMemo:
     """The last choices made for each file (one thread only). Typing along a line leaves the
     stable view, and so every choice, as it was; choosing again costs syntax queries over
-    the whole file (8 ms a keystroke, p50, on the kv_cache benchmark's files)."""
+    the whole file (8 ms a keystroke, p50, on the kv_cache benchmark's files).
+
+    While a line is typed the choices are pinned: definitions that arrive meanwhile (files
+    just opened, read in the background, the workspace index growing) would change the
+    prompt's first tokens, and every keystroke would re-evaluate the prompt behind them.
+    They are adopted at the next natural point: a new line or any other edit in this file,
+    or an edit elsewhere (`edits`, counted by the caller: another buffer, a file on disk)."""
 
     def __init__(self, files: int = 32) -> None:
         self._files = files
-        self._entries: OrderedDict[str, tuple[tuple, Choices]] = OrderedDict()
+        self._entries: OrderedDict[str, _Memo] = OrderedDict()
         self.hits = 0
 
-    def get(self, uri: str, key: tuple) -> Choices | None:
+    def get(self, uri: str, key: tuple, generation: object, edits: object) -> Choices | None:
+        """`edits` None: no pinning, the choices hold for this generation only."""
         entry = self._entries.get(uri)
-        if entry is None or entry[0] != key:
+        if entry is None or entry.key != key:
+            return None
+        if entry.generation != generation and (edits is None or entry.edits != edits):
             return None
         self._entries.move_to_end(uri)
         self.hits += 1
-        return entry[1]
+        return entry.choices
 
     def clear(self) -> None:
         self._entries.clear()
 
-    def put(self, uri: str, key: tuple, choices: Choices) -> None:
-        self._entries[uri] = (key, choices)
+    def put(self, uri: str, key: tuple, generation: object, edits: object, choices: Choices) -> None:
+        self._entries[uri] = _Memo(key, generation, edits, choices)
         self._entries.move_to_end(uri)
         while len(self._entries) > self._files:
             self._entries.popitem(last=False)
@@ -183,16 +200,17 @@ def build_prompt(
     label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
     comment = line_comment(snap.language)
     generation = getattr(symbols, "generation", None) if symbols is not None else ()
+    edits = getattr(symbols, "edits", None)
     key = None
     if memo is not None and generation is not None and view is None:
-        key = (stable_text(text, cursor.offset), snap.language_id, byte, row, budget, generation)
-    choices = memo.get(snap.uri, key) if key is not None else None
+        key = (stable_text(text, cursor.offset), snap.language_id, byte, row, budget)
+    choices = memo.get(snap.uri, key, generation, edits) if key is not None else None
     if choices is None:
         view = view or stable_view(snap, cursor)  # choices are made without the line being typed
         own = list(definitions(view) if callable(definitions) else definitions)
         choices = _choose(view, byte, row, lines, count_tokens, budget, symbols, own, label, comment)
         if key is not None:
-            memo.put(snap.uri, key, choices)
+            memo.put(snap.uri, key, generation, edits, choices)
 
     first, last = choices.first, choices.last
     prefix = "\n".join(lines[first:row] + [line_before])

@@ -201,10 +201,19 @@ class SymbolSources:
     files the asking file shares the most folders with."""
 
     def __init__(
-        self, index: SymbolIndex | None, buffers: dict[str, list[Definition]], roots: list[str], buffers_version: object = None
+        self,
+        index: SymbolIndex | None,
+        buffers: dict[str, list[Definition]],
+        roots: list[str],
+        buffers_version: object = None,
+        edits: object = None,
     ) -> None:
         """`buffers_version` names the buffers' contents (the same value: the same
-        definitions); without it no two sources compare equal."""
+        definitions); without it no two sources compare equal. `edits` names the user's
+        edits outside the asking file so far (other buffers, files on disk): definitions that
+        change without it moving are adopted at the next new line (see ChoiceMemo); None
+        adopts them at once."""
+        self.edits = edits
         self._index = index
         self._buffers = buffers
         self._buffer_names: dict[str, list[Definition]] = {}
