@@ -182,6 +182,7 @@ def main() -> None:
         for total, (ours, naive, n) in budgets.items():
             ratio = ours / naive if naive else float("inf")
             print(f"| {language} | {total} | {ours / max(1, n):.2f} | {naive / max(1, n):.2f} | {ratio:.1f}x |")
+    model.close()  # before the interpreter tears down (lsp_server/engine/lifetime.py)
 
 
 if __name__ == "__main__":

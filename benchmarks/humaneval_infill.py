@@ -121,6 +121,7 @@ def main() -> None:
         row = run_set(model, load(Path(args.data) / filename, args.limit), max_tokens)
         print(f"{name:>14} | " + " | ".join(f"{row[h]:11.2f}" if isinstance(row[h], float) else f"{row[h]:>11}"
                                             for h in head), flush=True)
+    model.close()  # before the interpreter tears down (lsp_server/engine/lifetime.py)
 
 
 if __name__ == "__main__":

@@ -401,8 +401,14 @@ def main() -> None:
     parser.add_argument("--others", type=int, default=6, help="fast trace: files opened right before typing")
     parser.add_argument("--chars", type=int, default=30, help="fast trace: characters typed")
     args = parser.parse_args()
-
     vocab = Model(embedded_model_path(), vocab_only=True, context_size=CONTEXT)
+    try:
+        report(args, vocab)
+    finally:
+        vocab.close()  # before the interpreter tears down (lsp_server/engine/lifetime.py)
+
+
+def report(args: argparse.Namespace, vocab: Model) -> None:
     if args.fast:
         texts, uris, steps = build_fast_trace(args.others, args.chars)
         results, rss, tokens = asyncio.run(run_fast(args.configs.split(","), vocab, texts, uris, steps))

@@ -17,11 +17,19 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=os.environ.get("SOKUJI_LOG_LEVEL", "WARNING"), stream=sys.stderr, format="sokuji %(levelname)s %(name)s: %(message)s")
     server = create_server(args.model)
-    if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
+    try:
+        if args.tcp:
+            host, _, port = args.tcp.rpartition(":")
+            server.start_tcp(host or "127.0.0.1", int(port))
+        else:
+            server.start_io()
+    finally:  # exit, shutdown or stdin closed: the model is closed before the interpreter goes
+        if not server.close_engine():
+            # its thread is still inside llama.cpp: tearing the interpreter down would crash under it
+            logging.getLogger("sokuji").error("the engine thread did not stop: exiting without closing the model")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
     return 0
 
 
@@ -73,6 +81,7 @@ def _complete(args: argparse.Namespace) -> int:
         f" ({gen.generated_tokens / gen.seconds if gen.seconds else 0:.1f} tok/s generated)",
         file=sys.stderr,
     )
+    model.close()  # before the interpreter tears down (engine/lifetime.py)
     return 0
 
 
@@ -115,6 +124,7 @@ def _context(args: argparse.Namespace) -> int:
         f"{index.file_count} files, {index.definition_count} definitions indexed in {index_s:.2f} s",
         file=sys.stderr,
     )
+    model.close()
     return 0
 
 
@@ -143,6 +153,7 @@ def _doctor(args: argparse.Namespace) -> int:
         print(info.path)
         print(f"  size: {info.size_bytes / 2**20:.1f} MiB, architecture: {info.architecture}, name: {info.name}")
         print(f"  FIM template: {info.fim or 'none (prefix-only prompts)'}")
+        model.close()
     except (ModelError, OSError, ValueError) as exc:
         ok = False
         print(f"model: ERROR {exc}")

@@ -1,30 +1,47 @@
-"""Fault injection points, for the fault-containment tests only.
+"""Fault injection points, for the tests only.
 
 Real faults (llama.cpp raising mid-decode, an engine thread dying, the file watcher's
 thread dying) cannot be summoned on demand, so the code calls `point(name)` where they
 happen and the tests arm one through the environment of the server they start:
 
     SOKUJI_FAULTS="decode@2,worker@1"   # raise at the 2nd decode step and the 1st worker job
+    SOKUJI_FAULTS="hold:token@2"        # the 2nd generated token waits until its request is cancelled
 
-`name@n` raises on the n-th time the point is reached, once; a bare `name` raises every
-time. Unset (always, outside the tests) every point is a dictionary lookup that finds nothing.
+`name@n` acts on the n-th time the point is reached, once; a bare `name` every time. A
+`hold:` point raises nothing: the thread waits there until the request's cancel token is
+set ($/cancelRequest, a newer request for the document, shutdown) or HOLD_LIMIT seconds
+pass. That is how a test keeps a request in flight at any model speed (a GPU writes a
+whole answer in 0.1 s): it waits for the log line "holding at 'token'", then acts.
+Unset (always, outside the tests) every point is a dictionary lookup that finds nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
+from typing import Protocol
+
+HOLD_LIMIT = 120.0  # seconds: a test that never cancels fails on its own timeouts, not here
+log = logging.getLogger("sokuji.faults")
 
 
 class InjectedFault(RuntimeError):
     pass
 
 
-def _parse(spec: str) -> dict[str, int]:
+class Cancellable(Protocol):
+    @property
+    def cancelled(self) -> bool: ...
+
+
+def _parse(spec: str) -> dict[str, tuple[int, bool]]:
     armed = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, _, nth = item.partition("@")
-        armed[name] = int(nth) if nth else 0
+        hold = item.startswith("hold:")
+        name, _, nth = item.removeprefix("hold:").partition("@")
+        armed[name] = (int(nth) if nth else 0, hold)
     return armed
 
 
@@ -33,12 +50,18 @@ _hits: dict[str, int] = {}
 _lock = threading.Lock()
 
 
-def point(name: str) -> None:
+def point(name: str, cancel: Cancellable | None = None) -> None:
     if name not in _armed:
         return
     with _lock:
         _hits[name] = _hits.get(name, 0) + 1
-        nth = _armed[name]
+        nth, hold = _armed[name]
         if nth and _hits[name] != nth:
             return
-    raise InjectedFault(f"injected fault at {name!r}")
+    if not hold:
+        raise InjectedFault(f"injected fault at {name!r}")
+    log.info("holding at %r until the request is cancelled", name)
+    deadline = time.monotonic() + HOLD_LIMIT
+    while not (cancel is not None and cancel.cancelled) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    log.info("released at %r", name)

@@ -38,6 +38,7 @@ SECTION = "sokuji"
 INDEX_BATCH = 64  # files read per executor call while indexing; the loop applies each batch
 EDITS_PAUSE = 0.25  # seconds of quiet after an edit: syntax errors are published, definitions read
 WATCHER_CHECK = 2.0  # seconds between checks that the file watcher's threads still run
+ENGINE_STOP = 30.0  # seconds the engine thread gets to stop at exit (a model load cannot be cut short)
 
 
 class Others(NamedTuple):
@@ -688,6 +689,20 @@ class SokujiServer(LanguageServer):
         if self.model is not None:
             self.model.forget(uri)
             self.model.forget(f"fix:{uri}")  # the state its fixes used
+
+    def close_engine(self, timeout: float = ENGINE_STOP) -> bool:
+        """Main thread, once the event loop has ended (exit, or stdin closed): the request the
+        engine thread serves is cancelled, the thread stops, and the model is closed here,
+        before the interpreter tears down (see engine/lifetime.py). False when the thread did
+        not stop in time: the model is then still in use and left open."""
+        self.latest.cancel_all()
+        if not self.worker.stop(timeout):
+            return False
+        if self.model is not None:
+            self.model.close()
+            self.model = None
+        log.info("engine closed")
+        return True
 
     def _persist_job(self) -> None:
         if self.model is not None:

@@ -97,9 +97,20 @@ def completion_logs(client) -> list[str]:
     return [m.message for m in client.log_messages if "completion " in m.message]
 
 
-async def cancel_after(client, uri: str, line: int, character: int, msg_id: str, seconds: float) -> None:
-    """Send an inline completion, cancel it `seconds` later, and check the one answer it gets
-    is the cancellation."""
+async def held(client, name: str = "token", seconds: float = 120) -> None:
+    """Wait until the server says a request is held at fault point `name` (SOKUJI_FAULTS
+    "hold:name@n", lsp_server/faults.py): it is in flight, at any model speed."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not any(f"holding at {name!r}" in m.message for m in client.log_messages):
+        assert loop.time() - start < seconds, f"no request held at {name!r}: {[m.message for m in client.log_messages]}"
+        await asyncio.sleep(0.02)
+
+
+async def cancel_when_held(client, uri: str, line: int, character: int, msg_id: str) -> None:
+    """Send an inline completion, cancel it once the server holds it mid-decode (the server
+    runs with SOKUJI_FAULTS="hold:token@n"), and check the one answer it gets is the
+    cancellation."""
     from pygls.exceptions import JsonRpcRequestCancelled
 
     params = types.InlineCompletionParams(
@@ -110,7 +121,7 @@ async def cancel_after(client, uri: str, line: int, character: int, msg_id: str,
     pending = asyncio.ensure_future(
         client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
     )
-    await asyncio.sleep(seconds)  # decoding is under way
+    await held(client)  # decoding is under way, and stays so until cancelled
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
     try:
         await asyncio.wait_for(pending, 30)

@@ -25,9 +25,9 @@ FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 class RawClient:
     """JSON-RPC over the server's stdio, bytes as written: for messages no LSP library sends."""
 
-    def __init__(self, stderr=subprocess.DEVNULL) -> None:
+    def __init__(self, stderr=subprocess.DEVNULL, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=stderr)
+                                     stdout=subprocess.PIPE, stderr=stderr, env={**os.environ, **env} if env else None)
         self._deadline = threading.Timer(120, self.proc.kill)  # an unanswered request fails the test, not CI
         self._deadline.start()
 
@@ -55,6 +55,11 @@ class RawClient:
             message = self.read()
             if message.get("id") == msg_id and "method" not in message:
                 return message
+
+    def logged(self, words: str) -> None:
+        """Read on until a log message (window/logMessage) holds `words`."""
+        while words not in self.read().get("params", {}).get("message", ""):
+            pass
 
     def start(self, options: dict | None = None) -> None:
         """initialize (answered) and initialized."""
@@ -257,14 +262,14 @@ def test_messages_due_after_exit_do_not_keep_the_server_alive():
     """Completions still decoding when the editor says exit: their answers and log lines find
     stdout closed. The server must exit, not report the failed write to the client, fail to
     write that report, and so on (that loop once filled a disk)."""
-    client = RawClient(stderr=subprocess.PIPE)
+    client = RawClient(stderr=subprocess.PIPE, env={"SOKUJI_FAULTS": "hold:token@1"})  # see lsp_server/faults.py
     client.start({"maxTokens": 64})
     client.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
         "uri": "file:///w/fib.py", "languageId": "python", "version": 1, "text": FIB}}})
     completion = {"textDocument": {"uri": "file:///w/fib.py"}, "position": {"line": 3, "character": 4}}
     client.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": completion})
-    client.answer(2)  # the model is loaded and serving
-    for i, line in enumerate((0, 1, 2, 3), start=3):  # new prompts, decoded after the exit
+    client.logged("holding at 'token'")  # decoding, held until cancelled: at any model speed
+    for i, line in enumerate((0, 1, 2, 3), start=3):  # new prompts, queued behind it at the exit
         client.send({"jsonrpc": "2.0", "id": i, "method": "textDocument/completion",
                      "params": {**completion, "position": {"line": line, "character": 0}}})
     client.send({"jsonrpc": "2.0", "method": "exit"})
@@ -278,6 +283,7 @@ def test_messages_due_after_exit_do_not_keep_the_server_alive():
     finally:
         client.close()
     assert len(err.splitlines()) < 5000, err[-2000:]  # a few tracebacks of the failed writes, not a loop
+    assert client.proc.returncode == 0, err[-2000:]
 
 
 async def test_notifications_leave_nothing_behind():

@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
 from . import fim
+from . import lifetime
 from .kv_cache import FileState, KVStates, default_budget_bytes, model_fingerprint
 
 # Prompt tokens evaluated between two cancellation checks. Measured on 2 CPU cores with
@@ -160,6 +161,7 @@ class Model:
             gpu_layers=gpu_layers,
             gpu_offload=gpu_offload_supported(),
         )
+        lifetime.opened(self)  # closed before the interpreter tears down, at the latest
 
     @staticmethod
     def _load(llama_cpp, file: Path, gpu_layers: int, context_size: int, threads: int, vocab_only: bool, flash_attn: bool):
@@ -177,6 +179,8 @@ class Model:
         )
 
     def close(self) -> None:
+        """Free the model and its context now (see lifetime.py); the last use of this object."""
+        lifetime.closed(self)
         self.llm.close()
 
     # -- vocabulary ---------------------------------------------------------------------------
@@ -295,6 +299,7 @@ class Model:
         else:
             stream = self.llm.generate(tokens, temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
         for tok in stream:
+            faults.point("token", cancel)  # where the tests hold a request in flight
             if cancel.cancelled:
                 reason = "cancelled"
                 break

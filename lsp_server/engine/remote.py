@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
+from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
 from .model import ModelError, ModelInfo
 
@@ -244,6 +245,7 @@ class RemoteEngine:
         prompt_n = evaluated = 0
         try:
             for event in self._stream(path, body, cancel):
+                faults.point("token", cancel)  # where the tests hold a request in flight
                 if "choices" in event:  # OpenAI style
                     choice = (event.get("choices") or [{}])[0]
                     piece, finished = choice.get("text") or "", choice.get("finish_reason")

@@ -77,6 +77,24 @@ class Worker:
         self._closed = True
         self._jobs.put(None)
 
+    def stop(self, timeout: float) -> bool:
+        """At exit: jobs still queued fail without running, the running one (its request
+        cancelled by the caller) ends, and so does the thread. False when it still runs
+        after `timeout` seconds (a model load cannot be interrupted)."""
+        self._closed = True
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None and job[0].set_running_or_notify_cancel():
+                job[0].set_exception(WorkerDied("the engine is shut down"))
+        self._jobs.put(None)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
 
 class LatestWins:
     """One live cancel token per key (a document URI): a new request cancels the older one."""
