@@ -28,7 +28,13 @@ doctor: setup
 	$(VENV)/bin/sokuji doctor
 
 # Rebuild llama-cpp-python with CUDA (needs the CUDA toolkit): pip would otherwise reuse
-# the cached CPU wheel.
+# the cached CPU wheel. Kernels are built for this machine's own GPU (`native`; CMake >= 3.24,
+# the GPU visible while building): every architecture would multiply the build time. For
+# other GPUs name them, e.g. `make cuda CUDA_ARCHITECTURES="80;90"`. All cores compile.
+CUDA_ARCHITECTURES ?= native
+JOBS ?= $(shell nproc 2>/dev/null || echo 4)
+
 cuda: setup
-	CMAKE_ARGS="$(LLAMA_SLIM) -DGGML_CUDA=on $(CMAKE_ARGS)" $(VENV)/bin/pip install \
-	  --force-reinstall --no-cache-dir --no-deps "llama-cpp-python>=0.3.36"
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+	CMAKE_ARGS="$(LLAMA_SLIM) -DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHITECTURES) $(CMAKE_ARGS)" \
+	  $(VENV)/bin/pip install --force-reinstall --no-cache-dir --no-deps "llama-cpp-python>=0.3.36"

@@ -395,7 +395,7 @@ def main() -> None:
     parser.add_argument("--llama-server", help="path to a llama-server binary built from the same llama.cpp")
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--keys", type=int, default=8)
-    parser.add_argument("--configs", default="off,shared,perFile", help="the sokuji configurations to run")
+    parser.add_argument("--configs", help="the sokuji configurations to run (off,shared,perFile; --fast: perFile)")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("kv_cache.png")))
     parser.add_argument("--fast", action="store_true", help="the fast trace (see above) instead")
     parser.add_argument("--others", type=int, default=6, help="fast trace: files opened right before typing")
@@ -411,14 +411,15 @@ def main() -> None:
 def report(args: argparse.Namespace, vocab: Model) -> None:
     if args.fast:
         texts, uris, steps = build_fast_trace(args.others, args.chars)
-        results, rss, tokens = asyncio.run(run_fast(args.configs.split(","), vocab, texts, uris, steps))
+        results, rss, tokens = asyncio.run(run_fast((args.configs or "perFile").split(","), vocab, texts, uris, steps))
         for reqs in results.values():
             set_minimum(vocab, steps, tokens, reqs)
         print_fast(results, rss, tokens, args.others)
         return
 
     texts, uris, steps = build_trace(args.files, args.keys)
-    results, rss, tokens = asyncio.run(run_trace(args.configs.split(","), args.llama_server, vocab, texts, uris, steps))
+    configs = (args.configs or "off,shared,perFile").split(",")
+    results, rss, tokens = asyncio.run(run_trace(configs, args.llama_server, vocab, texts, uris, steps))
     for reqs in results.values():
         set_minimum(vocab, steps, tokens, reqs)
 
