@@ -1,5 +1,5 @@
 """Command line: `sokuji serve` (the language server), `sokuji complete`, `sokuji context`,
-`sokuji doctor`."""
+`sokuji doctor`, `sokuji models` (the catalog), `sokuji pull` (the one command that downloads)."""
 
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ def _context(args: argparse.Namespace) -> int:
     from .context.symbols import SymbolSources
     from .context.workspace import index_folder
     from .documents import Document
-    from .engine.embedded import embedded_model_path
     from .engine.model import Model, ModelError
+    from .models import resolve
 
     path = Path(args.file).resolve()
     try:
@@ -102,7 +102,7 @@ def _context(args: argparse.Namespace) -> int:
         return 2
     settings = Settings(context_budget=args.budget, context_size=args.context_size, max_tokens=args.max_tokens)
     try:  # the tokenizer only: token counts come from the model's own vocabulary
-        model = Model(args.model or embedded_model_path(), vocab_only=True, context_size=args.context_size)
+        model = Model(resolve(args.model), vocab_only=True, context_size=args.context_size)
     except (ModelError, OSError, ValueError) as exc:
         print(f"sokuji: {exc}", file=sys.stderr)
         return 1
@@ -133,8 +133,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from .context.languages import grammar_names, ts_language
     from .engine.devices import devices
-    from .engine.embedded import embedded_model_path
     from .engine.model import Model, ModelError, gpu_offload_supported
+    from .models import resolve
 
     print(f"python: {platform.python_version()} ({sys.executable})")
     print(f"llama-cpp-python: {llama_cpp.__version__}")
@@ -145,22 +145,70 @@ def _doctor(args: argparse.Namespace) -> int:
         memory = f", {dev.free_bytes / 2**30:.1f} GiB free of {dev.total_bytes / 2**30:.1f} GiB" if dev.total_bytes else ""
         print(f"device: {dev.kind.upper()} {dev.name} ({dev.description}{memory})")
     ok = True
-    try:
-        path = args.model or embedded_model_path()
-        model = Model(path, vocab_only=True, context_size=256)
-        info = model.info
-        print("model:")
-        print(info.path)
-        print(f"  size: {info.size_bytes / 2**20:.1f} MiB, architecture: {info.architecture}, name: {info.name}")
-        print(f"  FIM template: {info.fim or 'none (prefix-only prompts)'}")
-        model.close()
-    except (ModelError, OSError, ValueError) as exc:
-        ok = False
-        print(f"model: ERROR {exc}")
+    for feature, spec in (("", args.model), ("fixes ", args.fixes_model)):
+        if feature and not spec:
+            print("fixes model: the completions model")
+            continue
+        try:
+            model = Model(resolve(spec), vocab_only=True, context_size=256)
+            info = model.info
+            print(f"{feature}model:" + (f" {spec}" if spec and feature else ""))
+            print(info.path)
+            print(f"  size: {info.size_bytes / 2**20:.1f} MiB, architecture: {info.architecture}, name: {info.name}")
+            print(f"  FIM template: {info.fim or 'none (prefix-only prompts)'}")
+            model.close()
+        except (ModelError, OSError, ValueError) as exc:
+            ok = False
+            print(f"{feature}model: ERROR {exc}")
+    _print_pulled()
     found = [name for name in grammar_names() if ts_language(name) is not None]
     missing = sorted(set(grammar_names()) - set(found))
     print(f"grammars: {', '.join(found)}" + (f" (missing: {', '.join(missing)})" if missing else ""))
     return 0 if ok and not missing else 1
+
+
+def _print_pulled() -> None:
+    from huggingface_hub import constants
+
+    from .models import label, pulled
+
+    found = pulled()
+    print(f"pulled models ({constants.HF_HUB_CACHE}):" + ("" if found else " none (`sokuji models` lists the catalog)"))
+    for repo, file, path, size in found:
+        print(f"  {label(repo, file)}  {size / 2**30:.2f} GiB  {path}")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models import catalog_markdown, catalog_table
+
+    if args.markdown:
+        print(catalog_markdown())
+        return 0
+    print(catalog_table())
+    print("\n* = downloaded. RAM/VRAM: the weights, the KV cache at the default context (4096 tokens) and "
+          "llama.cpp's buffers.\n`sokuji pull NAME` downloads one; REPO/FILE names any GGUF file on the hub.")
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from .models import PullError, pull, settings_line
+
+    try:
+        path, info, entry = pull(args.spec)
+    except PullError as exc:
+        print(f"sokuji: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # huggingface_hub removes its partial file; nothing was linked into the cache
+        print("sokuji: interrupted; nothing was kept. Run the same command again to download it.", file=sys.stderr)
+        return 130
+    print(f"{entry.name if entry else args.spec}: {path}")
+    print(f"  {info.size_bytes / 2**30:.2f} GiB, architecture: {info.architecture}, FIM: {info.fim or 'none'}")
+    if info.fim is None:
+        print("  warning: no FIM tokens found: completions will see the code before the cursor only", file=sys.stderr)
+    elif entry is not None and info.fim != entry.fim:
+        print(f"  warning: the catalog expects FIM family {entry.fim}, the file has {info.fim}", file=sys.stderr)
+    print(f"settings: {settings_line(args.spec, entry)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,14 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead of stdio")
-    serve.add_argument("--model", help="GGUF file to use when the `model` setting is not given")
+    serve.add_argument("--model", help="GGUF file, catalog name or REPO/FILE (pulled) to use when the `model` setting is not given")
     serve.set_defaults(func=_serve)
 
     comp = sub.add_parser("complete", help="complete FILE at a position and print the suggestion and its timing")
     comp.add_argument("file")
     comp.add_argument("--line", type=int, required=True, help="1-based line")
     comp.add_argument("--col", type=int, required=True, help="1-based column, in characters")
-    comp.add_argument("--model", help="GGUF file (default: the embedded model)")
+    comp.add_argument("--model", help="GGUF file, catalog name or REPO/FILE (default: the embedded model)")
     comp.add_argument("--max-tokens", type=int, default=64)
     comp.add_argument("--time-budget-ms", type=int, default=3000, help="stop generating after this long")
     comp.add_argument("--gpu-layers", type=int, default=None, help="layers on the GPU (default: all when there is one)")
@@ -197,8 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     ctx.set_defaults(func=_context)
 
     doctor = sub.add_parser("doctor", help="report the Python, llama.cpp build, GPU offload, model and grammars")
-    doctor.add_argument("--model", help="GGUF file to check (default: the embedded model)")
+    doctor.add_argument("--model", help="GGUF file, catalog name or REPO/FILE to check (default: the embedded model)")
+    doctor.add_argument("--fixes-model", help="the model fixes use, when not the completions one (the `fixes.model` setting)")
     doctor.set_defaults(func=_doctor)
+
+    models = sub.add_parser("models", help="the catalog of code models, downloaded ones marked")
+    models.add_argument("--markdown", action="store_true", help="as the README's table")
+    models.set_defaults(func=_models)
+
+    pull = sub.add_parser("pull", help="download a catalog model or REPO/FILE from Hugging Face, then check it")
+    pull.add_argument("spec", metavar="NAME|REPO/FILE")
+    pull.set_defaults(func=_pull)
 
     args = parser.parse_args(argv)
     if args.command is None:  # editors that run plain `sokuji` get the server

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import postprocess
+from . import models, postprocess
 from .config import Settings
 from .context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
 from .context.symbols import Definition, extract_definitions
 from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
-from .engine.embedded import cache_dir, embedded_model_path
+from .engine.embedded import cache_dir
 from .engine.model import Model
 from .engine.remote import RemoteEngine
 from .results import ResultCache
@@ -29,8 +29,9 @@ class Completion:
 
 
 def model_path(settings: Settings, override: str | None = None) -> str:
-    """The GGUF file to load: settings, then the command line, then the embedded default."""
-    return settings.model or override or embedded_model_path()
+    """The GGUF file to load: settings, then the command line, then the embedded default. A
+    catalog name or REPO/FILE is found in the local Hugging Face cache, never downloaded."""
+    return models.resolve(settings.model or override)
 
 
 def load_model(settings: Settings, override: str | None = None) -> Model | RemoteEngine:

@@ -10,9 +10,25 @@ from typing import Any, Literal
 
 import msgspec
 
+# The keys that choose and load an engine: what `fixes` may set apart from completions.
+ENGINE_KEYS = ("model", "engine", "url", "api_key_env", "timeout_ms", "gpu_layers", "context_size")
+
+
+class FixesEngine(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fields=True):
+    """Setting `fixes`: the engine fixes (code actions) use. A key left out is the
+    completions engine's, so {"model": "qwen2.5-coder-7b"} changes the model only."""
+
+    model: str | None = None
+    engine: Literal["local", "llama-server", "openai"] | None = None
+    url: str | None = None
+    api_key_env: str | None = None
+    timeout_ms: int | None = None
+    gpu_layers: int | None = None
+    context_size: int | None = None
+
 
 class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fields=False):
-    model: str | None = None  # path to a GGUF file; None = the embedded default model
+    model: str | None = None  # GGUF path, catalog name or REPO/FILE (pulled); None = the embedded default model
     gpu_layers: int | None = None  # layers offloaded to the GPU; None = all when there is a GPU, -1 = all, 0 = none
     context_size: int = 4096  # llama.cpp context window, in tokens
     max_tokens: int = 64  # most tokens generated per completion
@@ -29,6 +45,19 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     diagnostics: bool = True  # publish tree-sitter syntax errors
     fix_time_budget_ms: int = 15000  # a fix (code action) may take this long per try
     fix_prompt_lookup: bool = True  # draft fix tokens from the code being fixed (speculative)
+    fixes: FixesEngine | None = None  # another model or engine for fixes; None = the completions one
+
+    def fixes_engine(self) -> Settings:
+        """The settings the fixes' engine loads with: these, with `fixes`' own keys over them."""
+        if self.fixes is None:
+            return self
+        own = {key: value for key in ENGINE_KEYS if (value := getattr(self.fixes, key)) is not None}
+        return msgspec.structs.replace(self, fixes=None, **own)
+
+    def fixes_share_engine(self) -> bool:
+        """Whether fixes run on the completions engine (no second engine to load)."""
+        other = self.fixes_engine()
+        return all(getattr(self, key) == getattr(other, key) for key in ENGINE_KEYS)
 
 
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -51,24 +80,43 @@ def decode_settings(raw: Any) -> tuple[Settings, list[str]]:
         return defaults, []
     if not isinstance(raw, dict):
         return defaults, [f"sokuji settings must be an object, got {type(raw).__name__}; using defaults"]
+    good, errors = _decode_fields(raw, Settings, "")
+    if good.get("fixes") is not None:  # the same checks, key by key, for the fixes' engine
+        if not isinstance(good["fixes"], dict):
+            errors.append(f"sokuji: 'fixes' must be an object such as {{\"model\": \"qwen2.5-coder-7b\"}}, got "
+                          f"{type(good['fixes']).__name__}; fixes use the completions engine")
+            del good["fixes"]
+        else:
+            own, more = _decode_fields(good["fixes"], FixesEngine, "fixes.")
+            good["fixes"] = own or None
+            errors += more
+    return msgspec.convert(good, Settings), errors
+
+
+def _decode_fields(raw: dict, struct: type[msgspec.Struct], prefix: str) -> tuple[dict[str, Any], list[str]]:
+    """The keys of `raw` that are fields of `struct` with a valid value, and one message per
+    other key. `fixes.` keys fall back to the completions engine's value."""
     good: dict[str, Any] = {}
     errors: list[str] = []
-    fields = {f.encode_name: f for f in msgspec.structs.fields(Settings)}
+    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
     for key, value in raw.items():
         field = fields.get(key)
+        name = prefix + str(key)
+        fallback = "the completions engine's" if prefix else repr(field.default if field else None)
         if field is None:
-            errors.append(f"sokuji: unknown setting '{key}' ignored")
+            errors.append(f"sokuji: unknown setting '{name}' ignored")
+            continue
+        if key == "fixes" and not prefix:
+            good[key] = value  # checked by the caller, key by key
             continue
         try:
-            msgspec.convert({key: value}, Settings)
+            msgspec.convert({key: value}, struct)
         except msgspec.ValidationError as exc:
-            errors.append(f"sokuji: bad value for '{key}' ({exc}); using {field.default!r}")
+            errors.append(f"sokuji: bad value for '{name}' ({exc}); using {fallback}")
             continue
         low_high = _LIMITS.get(key)
         if low_high and value is not None and not (low_high[0] <= value <= low_high[1]):
-            errors.append(
-                f"sokuji: '{key}' = {value!r} is outside {low_high[0]}..{low_high[1]}; using {field.default!r}"
-            )
+            errors.append(f"sokuji: '{name}' = {value!r} is outside {low_high[0]}..{low_high[1]}; using {fallback}")
             continue
         good[key] = value
-    return msgspec.convert(good, Settings), errors
+    return good, errors

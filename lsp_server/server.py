@@ -119,6 +119,9 @@ class SokujiServer(LanguageServer):
         self.settings = Settings()
         self.model: Model | RemoteEngine | None = None  # assigned only on the worker thread
         self.model_error: str | None = None
+        # the fixes' engine (setting `fixes`): the completions one unless told otherwise
+        self.fix_model: Model | RemoteEngine | None = None  # worker thread, like `model`
+        self.fix_model_error: str | None = None  # its own load failure, when it is its own
         self.model_ready = asyncio.Event()
         self._load_task: asyncio.Task[None] | None = None
         self._progress_id = 0
@@ -175,7 +178,7 @@ class SokujiServer(LanguageServer):
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
         old, self.settings = self.settings, settings
         model_keys = ("model", "gpu_layers", "context_size", "kv_cache", "kv_cache_mb", "kv_cache_persist",
-                      "engine", "url", "api_key_env", "timeout_ms")
+                      "engine", "url", "api_key_env", "timeout_ms", "fixes")
         return any(getattr(old, k) != getattr(settings, k) for k in model_keys)
 
     def start_loading(self) -> None:
@@ -207,17 +210,42 @@ class SokujiServer(LanguageServer):
             )
         finally:
             self.model_ready.set()
+        if self.fix_model_error is not None:  # set by _swap_model, reported once per load like the model's
+            self.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Error,
+                message=f"sokuji: cannot load the model for fixes: {self.fix_model_error}. Fixes that need a model "
+                "are off until the `sokuji.fixes` settings name one that loads; completions go on."))
         self._end_progress(token, message)
 
     def _swap_model(self, settings: Settings):
-        """Worker thread: drop the old model, load the new one."""
-        old, self.model = self.model, None
+        """Worker thread: drop the old models, load the new ones: the fixes' engine first, on
+        its own (a failure there leaves completions working), then the completions one."""
+        old = {id(m): m for m in (self.model, self.fix_model) if m is not None}
+        self.model = self.fix_model = None
+        self.fix_model_error = None
         self.results.clear()  # suggestions of another model or settings are stale
         self.choices.clear()  # token counts of another model
-        if old is not None:
-            old.close()
+        for model in old.values():
+            model.close()
+        if not settings.fixes_share_engine():
+            try:
+                self.fix_model = completion.load_model(settings.fixes_engine(), self.model_override)
+            except Exception as exc:  # ModelError, NotPulled, llama.cpp's own: reported by _load
+                if not isinstance(exc, (ModelError, OSError, ValueError)):
+                    log.exception("loading the fixes' model failed")
+                self.fix_model_error = str(exc)
         self.model = completion.load_model(settings, self.model_override)
+        if settings.fixes_share_engine():
+            self.fix_model = self.model
         return self.model.info
+
+    def fix_error(self) -> str | None:
+        """Why fixes have no model, or None."""
+        return self.model_error if self.settings.fixes_share_engine() else self.fix_model_error
+
+    def _engines(self) -> list[Model | RemoteEngine]:
+        """Worker thread: the loaded engines, each once."""
+        return list({id(m): m for m in (self.model, self.fix_model) if m is not None}.values())
 
     async def _begin_progress(self, title: str) -> str | None:
         caps = self.client_capabilities.window
@@ -309,9 +337,10 @@ class SokujiServer(LanguageServer):
     def _engine_thread_died(self, exc: BaseException) -> None:
         """On the dying engine thread (no other thread touches the model now): the model's
         context may hold a half-done evaluation, so empty it; then tell the user, once."""
-        reset = getattr(self.model, "reset", None)
-        if reset is not None:
-            reset()
+        for engine in self._engines():
+            reset = getattr(engine, "reset", None)
+            if reset is not None:
+                reset()
         self.results.clear()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(
@@ -598,7 +627,7 @@ class SokujiServer(LanguageServer):
         finally:
             self.latest.end(key, token)
         if fix is None:
-            return self._no_fix(action, self.model_error or "no model loaded")
+            return self._no_fix(action, self.fix_error() or "no model loaded")
         self.engine_ok()
         if not fix.edits:
             return self._no_fix(action, fix.reason)
@@ -615,7 +644,7 @@ class SokujiServer(LanguageServer):
         return action
 
     def _fix_job(self, snap, start, end, message, own, settings, token, rows):
-        model = self.model
+        model = self.fix_model
         if model is None:
             return None
         params = GenParams(max_tokens=512, time_budget_ms=settings.fix_time_budget_ms)
@@ -688,7 +717,8 @@ class SokujiServer(LanguageServer):
     def _forget_job(self, uri: str) -> None:
         if self.model is not None:
             self.model.forget(uri)
-            self.model.forget(f"fix:{uri}")  # the state its fixes used
+        if self.fix_model is not None:
+            self.fix_model.forget(f"fix:{uri}")  # the state its fixes used
 
     def close_engine(self, timeout: float = ENGINE_STOP) -> bool:
         """Main thread, once the event loop has ended (exit, or stdin closed): the request the
@@ -698,15 +728,15 @@ class SokujiServer(LanguageServer):
         self.latest.cancel_all()
         if not self.worker.stop(timeout):
             return False
-        if self.model is not None:
-            self.model.close()
-            self.model = None
+        for engine in self._engines():
+            engine.close()
+        self.model = self.fix_model = None
         log.info("engine closed")
         return True
 
     def _persist_job(self) -> None:
-        if self.model is not None:
-            self.model.persist()
+        for engine in self._engines():
+            engine.persist()
 
     def stats(self) -> dict[str, Any]:
         model = self.model
@@ -717,6 +747,9 @@ class SokujiServer(LanguageServer):
             "modelReady": self.model_ready.is_set() and model is not None,
             "modelError": self.model_error,
             "model": model.info.name if model is not None else None,
+            "fixModel": self.fix_model.info.name if self.fix_model is not None else None,
+            "fixModelError": self.fix_error(),
+            "fixPromptTokensEvaluated": self.fix_model.evaluated_tokens if self.fix_model is not None else 0,
             "requestsServed": self.served,
             "requestsInFlight": len(self.protocol._request_futures),  # this one included
             "promptTokensEvaluated": model.evaluated_tokens if model else 0,

@@ -16,7 +16,11 @@ RULES = {
     "lsp_server.engine.worker": ["lsp_server.context", "lsp_server.server", "pygls"],
     "lsp_server.postprocess": ["lsp_server.", "pygls", "llama_cpp"],
     "lsp_server.completion": ["lsp_server.server", "pygls"],
+    # the catalog and the cache: no LSP, no context; the download stack only inside `pull`
+    "lsp_server.models": ["lsp_server.server", "lsp_server.context", "pygls", "tree_sitter",
+                          "huggingface_hub.file_download", "httpx", "filelock"],
     "lsp_server.fixes": ["lsp_server.server", "pygls"],
+    "lsp_server.server": ["huggingface_hub.file_download", "httpx", "filelock"],  # serve never downloads
 }
 
 

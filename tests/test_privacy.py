@@ -8,10 +8,17 @@ resolve), an edit, shutdown persisting the KV states — and then the log must s
 
 - no network: no socket other than local AF_UNIX ones (asyncio's self-pipe is a
   socketpair), no connect, bind, name lookup or send; no HTTP; no other process started;
-- reads only from the workspace folder, the model file, sokuji's cache dir and the program
+- reads only from the workspace folder, the model file (and the Hugging Face cache entry it was found by), sokuji's cache dir and the program
   itself (Python, its packages, sokuji's own modules and grammars); never the files and
   folders outside the workspace that symlinks inside it point at;
-- writes only under the cache dir ($XDG_CACHE_HOME/sokuji).
+- writes only under the cache dir ($XDG_CACHE_HOME/sokuji);
+- the model, named by its catalog name (`qwen2.5-coder-0.5b`), is found in the Hugging Face
+  cache and never downloaded: the hub it would be downloaded from gets no request.
+
+No code model can be downloaded here, so the embedded model's file is put in the cache under
+that catalog entry's repository and file, by huggingface_hub itself from tests/fake_hub.py (a
+local server answering as the hub does: a fake only because the hub cannot be reached). What
+is checked is how the name is resolved, not which weights answer.
 
 What the hook cannot see is native code opening files itself (llama.cpp maps the model file
 with mmap); /proc/<pid>/fd is checked too: every socket the process holds is a Unix one.
@@ -33,8 +40,10 @@ from pytest_lsp.client import make_test_lsp_client
 
 import lsp_server
 from lsp_server.engine.embedded import embedded_model_path
+from lsp_server.models import BY_NAME
 
 from .e2e import inline, insert, open_doc, stats, wait_stat
+from .fake_hub import FakeHub
 from .test_fixes_e2e import BROKEN, caps_versioned, code_actions, diagnostics_for, recorder, resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +74,7 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 def build_tree(tmp: Path) -> dict[str, Path]:
-    ws, outside, cache = tmp / "ws", tmp / "outside", tmp / "xdg-cache"
+    ws, outside, cache, hf = tmp / "ws", tmp / "outside", tmp / "xdg-cache", tmp / "hf-cache"
     (ws / "pkg").mkdir(parents=True)
     (ws / "ignored").mkdir()
     (outside / "nested").mkdir(parents=True)
@@ -83,7 +92,7 @@ def build_tree(tmp: Path) -> dict[str, Path]:
     (ws / "secret_link.py").symlink_to(outside / "secret.py")  # a file escaping it
     (outside / "shared.gitignore").write_text("*.secret\n")
     (ws / "pkg" / ".gitignore").symlink_to(outside / "shared.gitignore")  # ignore rules kept outside
-    return {"ws": ws, "outside": outside, "cache": cache, "log": tmp / "audit.jsonl"}
+    return {"ws": ws, "outside": outside, "cache": cache, "hf": hf, "log": tmp / "audit.jsonl"}
 
 
 async def prompt_at(client, uri: str, line: int, character: int) -> str:
@@ -130,10 +139,26 @@ def socket_fds(pid: int) -> dict[str, str]:
     return inodes
 
 
-async def run_session(paths: dict[str, Path], model: str) -> dict:
+CATALOG_NAME = "qwen2.5-coder-0.5b"
+
+
+def pulled_as_catalog_entry(hf_cache: Path, hub: FakeHub) -> str:
+    """The embedded model's file in a Hugging Face cache as CATALOG_NAME's file, downloaded by
+    huggingface_hub from the fake hub. Returns the file the name resolves to, real path."""
+    from huggingface_hub import hf_hub_download
+
+    entry = BY_NAME[CATALOG_NAME]
+    hub.add(entry.repo, entry.file, Path(embedded_model_path()).read_bytes())
+    path = hf_hub_download(entry.repo, entry.file, cache_dir=hf_cache, endpoint=hub.url)
+    hub.requests.clear()
+    return os.path.realpath(path)
+
+
+async def run_session(paths: dict[str, Path], model: str, hub: FakeHub) -> dict:
     ws = paths["ws"]
     app_uri = (ws / "app.py").as_uri()
-    env = {**os.environ, "XDG_CACHE_HOME": str(paths["cache"]), "SOKUJI_AUDIT_LOG": str(paths["log"])}
+    env = {**os.environ, "XDG_CACHE_HOME": str(paths["cache"]), "SOKUJI_AUDIT_LOG": str(paths["log"]),
+           "HF_HUB_CACHE": str(paths["hf"]), "HF_ENDPOINT": hub.url}
     options = {"model": model, "maxTokens": 8, "kvCachePersist": True, "timeBudgetMs": 20_000, "fixTimeBudgetMs": 10_000}
     client = make_test_lsp_client()
     # cwd: the workspace, as editors start servers
@@ -211,8 +236,10 @@ def is_write(event: dict) -> bool:
 
 async def test_a_full_session_reads_only_the_workspace_writes_only_the_cache_and_never_uses_the_network(tmp_path: Path):
     paths = build_tree(tmp_path)
-    model = os.path.realpath(embedded_model_path())  # computed here; the server gets it as `model`
-    seen = await run_session(paths, model)
+    with FakeHub() as hub:
+        model = pulled_as_catalog_entry(paths["hf"], hub)  # the server gets CATALOG_NAME as `model`
+        seen = await run_session(paths, CATALOG_NAME, hub)
+        assert hub.requests == [], hub.requests  # resolved from the cache: the hub was never asked
 
     # the session did what it should
     assert seen["returncode"] == 0
@@ -237,7 +264,8 @@ async def test_a_full_session_reads_only_the_workspace_writes_only_the_cache_and
         Path(lsp_server.__file__).resolve().parent,  # sokuji's own modules (an editable install: the repository)
         REPO / "grammars",  # sokuji's tree-sitter queries (tags.scm, ...)
     ]
-    readable = [ws, cache, *program]
+    hf_cache = Path(os.path.realpath(paths["hf"]))  # the name's refs/main, its snapshot folder, the file
+    readable = [ws, cache, hf_cache, *program]
 
     # -- the network ----------------------------------------------------------------------
     network = [e for e in events if e["event"].startswith(NETWORK_CALLS) or e["event"].startswith(
@@ -306,10 +334,10 @@ async def test_a_full_session_reads_only_the_workspace_writes_only_the_cache_and
             reads["descriptor"] += 1
             continue
         where = real(path)
-        root = next((str(r) for r in [Path(model), ws, cache, *program, Path(os.devnull)] if Path(where).is_relative_to(r)), "?")
+        root = next((str(r) for r in [Path(model), ws, cache, hf_cache, *program, Path(os.devnull)] if Path(where).is_relative_to(r)), "?")
         reads[("write " if is_write(e) else "read ") + root] += 1
     print("\naudit events by kind:", dict(sorted(kinds.items())))
     print("opens by root:", dict(sorted(reads.items())))
     print("socket families created:", Counter(families))
     print("files written:", [str(Path(w).relative_to(cache)) for w in written])
-    print("allowed read roots:", [model, str(ws), str(cache), *map(str, program)])
+    print("allowed read roots:", [model, str(ws), str(cache), str(hf_cache), *map(str, program)])

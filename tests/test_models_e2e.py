@@ -1,0 +1,120 @@
+"""Catalog names and per-feature engines in the real running server.
+
+Models reach the cache through `sokuji pull` from tests/fake_hub.py, a local server that
+answers as the Hugging Face hub does: a fake only because the hub cannot be reached from
+here. The server itself must never ask it anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+
+from lsp_server.models import BY_NAME
+
+from .e2e import capabilities, inline, open_doc, session, stats, wait_stat
+from .fake_hub import FakeHub
+from .test_fixes_e2e import code_actions, resolve
+from .test_models import hub_env, sokuji
+from .tiny_gguf import FAMILY_TOKENS, write_tiny_model
+
+QWEN = BY_NAME["qwen2.5-coder-0.5b"]
+CODE = "def total(values, factor):\n    result = sum(values)\n    return result * factor\n"
+
+
+def pulled(tmp_path: Path, hub: FakeHub) -> dict[str, str]:
+    """A Hugging Face cache holding a tiny qwen2.5-coder-vocabulary model as `qwen2.5-coder-0.5b`
+    (pulled for real), and the environment that points at it."""
+    data = write_tiny_model(tmp_path / "tiny.gguf", FAMILY_TOKENS["qwen2.5-coder"], name="tiny-qwen").read_bytes()
+    hub.add(QWEN.repo, QWEN.file, data)
+    env = hub_env(tmp_path, hub)
+    run = sokuji(env, "pull", QWEN.name)
+    assert run.returncode == 0, run.stderr
+    hub.requests.clear()
+    return env
+
+
+async def messages_with(client, text: str, seconds: float = 60) -> list[str]:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < seconds:
+        found = [m.message for m in client.messages if text in m.message]
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no message with {text!r}: {[m.message for m in client.messages]}")
+
+
+async def test_serve_loads_a_pulled_name_from_the_cache_without_asking_the_hub(tmp_path):
+    with FakeHub() as hub:
+        env = pulled(tmp_path, hub)
+        async with session(capabilities(inline=True), {"model": QWEN.name}, env=env) as client:
+            ready = await wait_stat(client, "modelReady", bool, 120)
+            assert ready is not None
+            now = await stats(client)
+            assert now["model"] == "tiny-qwen" and now["modelError"] is None
+            assert now["fixModel"] == "tiny-qwen"  # fixes share it: no `fixes` setting
+            uri = (tmp_path / "calc.py").as_uri()
+            open_doc(client, uri, CODE)
+            await inline(client, uri, 2, 4)  # answered by the tiny model (noise, but an answer)
+            assert (await stats(client))["promptTokensEvaluated"] > 0
+        assert hub.requests == []
+
+
+async def test_serve_never_downloads_a_name_not_pulled(tmp_path):
+    name = "qwen2.5-coder-1.5b"
+    entry = BY_NAME[name]
+    with FakeHub() as hub:
+        hub.add(entry.repo, entry.file, b"GGUF")  # there for the taking, if the server tried
+        env = hub_env(tmp_path, hub)
+        async with session(capabilities(inline=True), {"model": name}, env=env) as client:
+            error = await wait_stat(client, "modelError", bool, 120)
+            assert error is not None
+            uri = (tmp_path / "calc.py").as_uri()
+            open_doc(client, uri, CODE)
+            for _ in range(2):  # answered as for a missing model, and not reported again
+                assert not (await inline(client, uri, 2, 4)).items
+            (message,) = await messages_with(client, "cannot load the model")
+            assert f"run `sokuji pull {name}`" in message and "never downloads" in message
+            assert f"sokuji pull {name}" in (await stats(client))["modelError"]
+        assert hub.requests == []
+
+
+async def test_fixes_run_on_their_own_model_and_its_errors_are_its_own(tmp_path):
+    """Completions from the embedded model, fixes from a pulled one: the fix is written by the
+    fixes' model (its token counts move, the completions model's do not). Then a `fixes` with
+    a bad key and a model not pulled: both reported by name, completions go on."""
+    with FakeHub() as hub:
+        env = pulled(tmp_path, hub)
+        caps = capabilities(inline=True)
+        caps.text_document.code_action.resolve_support = types.ClientCodeActionResolveOptions(properties=["edit"])
+        async with session(caps, {"fixes": {"model": QWEN.name}}, env=env) as client:
+            await wait_stat(client, "modelReady", bool, 120)
+            before = await stats(client)
+            assert before["fixModel"] == "tiny-qwen" and before["model"] != "tiny-qwen"
+            assert before["fixModelError"] is None and before["fixPromptTokensEvaluated"] == 0
+            uri = (tmp_path / "calc.py").as_uri()
+            open_doc(client, uri, CODE)
+            selection = types.Range(start=types.Position(line=1, character=0), end=types.Position(line=2, character=0))
+            (action,) = await code_actions(client, uri, [], selection)
+            assert action.title == "Rewrite selection with sokuji"
+            await resolve(client, action)  # the tiny model's rewrite is noise: offered or refused, it ran
+            after = await stats(client)
+            assert after["fixPromptTokensEvaluated"] > 0
+            assert after["promptTokensEvaluated"] == before["promptTokensEvaluated"]
+
+            client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+                settings={"sokuji": {"fixes": {"model": "starcoder2-3b", "engine": "vllm"}}}))
+            (bad,) = await messages_with(client, "'fixes.engine'")
+            assert "using the completions engine's" in bad
+            (missing,) = await messages_with(client, "cannot load the model for fixes")
+            assert "run `sokuji pull starcoder2-3b`" in missing and "completions go on" in missing
+            now = await wait_stat(client, "fixModelError", bool, 120)
+            assert now is not None
+            final = await stats(client)
+            assert final["modelReady"] and final["modelError"] is None and final["fixModel"] is None
+            await inline(client, uri, 3, 0)  # the embedded model still completes
+            assert (await stats(client))["promptTokensEvaluated"] > after["promptTokensEvaluated"]
+        assert hub.requests == []
