@@ -19,7 +19,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from . import __version__, completion, fixes
+from . import __version__, completion, diagnostics, fixes
 from .config import Settings, decode_settings
 from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources
@@ -555,19 +555,31 @@ class SokujiServer(LanguageServer):
         doc = self.docs.get(uri)
         if doc is None or doc.version != version:
             return  # stale: the newer version has its own timer
-        diagnostics = [
-            types.Diagnostic(
-                range=self._range(doc, p.start_byte, p.end_byte),
-                message=p.message,
-                severity=types.DiagnosticSeverity.Error,
-                source=SECTION,
-            )
-            for p in fixes.syntax_problems(doc.tree, doc.source)
+        task = asyncio.ensure_future(self._diagnose(doc.snapshot()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _diagnose(self, snap: Snapshot) -> None:
+        """Find the problems off the loop (Python's own parser, probes for a missing token),
+        publish them only if the document is still at that version."""
+        try:
+            problems = await asyncio.get_running_loop().run_in_executor(
+                None, diagnostics.publishable, snap.language, snap.text, snap.tree)
+        except Exception:
+            log.exception("diagnostics failed for %s", snap.uri)
+            return
+        doc = self.docs.get(snap.uri)
+        if doc is None or doc.version != snap.version:
+            return  # changed meanwhile: the newer version has its own timer
+        found = [
+            types.Diagnostic(range=self._range(doc, p.start_byte, p.end_byte), message=p.message,
+                             severity=types.DiagnosticSeverity.Error, source=SECTION)
+            for p in problems
         ]
         caps = self.client_capabilities.text_document
         versioned = bool(caps and caps.publish_diagnostics and caps.publish_diagnostics.version_support)
         self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, version=version if versioned else None, diagnostics=diagnostics)
+            types.PublishDiagnosticsParams(uri=snap.uri, version=snap.version if versioned else None, diagnostics=found)
         )
 
     def clear_diagnostics(self, uri: str) -> None:
@@ -592,25 +604,48 @@ class SokujiServer(LanguageServer):
         caps = self.client_capabilities.text_document
         return bool(caps and caps.code_action and caps.code_action.disabled_support)
 
+    async def plan_fix(self, doc, rng: types.Range, message: str, own: bool, selection: bool = False):
+        """The fix's plan for the current version (fixes.plan_fix), found off the loop."""
+        snap = doc.snapshot()
+        start = doc.byte_of_offset(doc.cursor(rng.start.line, rng.start.character).offset)
+        end = doc.byte_of_offset(doc.cursor(rng.end.line, rng.end.character).offset)
+        l1, l2 = rng.start.line, rng.end.line
+        rows = (l1, max(l1, l2 - 1 if rng.end.character == 0 and l2 > l1 else l2)) if selection else None
+        try:
+            plan = await asyncio.get_running_loop().run_in_executor(None, fixes.plan_fix, snap, start, end, message, own, rows)
+        except Exception as exc:  # a bug in a repair must not take the listing down with it
+            log.exception("planning a fix failed for %s", doc.uri)
+            plan = fixes.Plan((), (0, 0), False, "", f"error: {exc}")
+        return snap, start, plan
+
+    def _worth_offering(self, plan: fixes.Plan) -> bool:
+        """A checked repair, or a rewrite a model can try (none failed to load)."""
+        return bool(plan.candidates) or (plan.rewrite and self.fix_error() is None)
+
     async def resolve_fix(self, action: types.CodeAction) -> types.CodeAction:
-        """Compute the action's edit: the model's rewrite, checked before it is offered."""
+        """Compute the action's edit: the one checked repair, the model's pick among several,
+        or its rewrite, checked before it is offered."""
         data = action.data if isinstance(action.data, dict) else {}
         uri = data.get("uri")
         doc = self.docs.get(uri) if isinstance(uri, str) else None
-        if doc is None or not isinstance(data.get("range"), list) or len(data["range"]) != 4:
+        if doc is None:
             return self._no_fix(action, "the document is not open")
-        l1, c1, l2, c2 = (int(v) for v in data["range"])
-        snap = doc.snapshot()  # the current version: the edit is versioned to it
-        start = doc.byte_of_offset(doc.cursor(l1, c1).offset)
-        end = doc.byte_of_offset(doc.cursor(l2, c2).offset)
-        rows = (l1, max(l1, l2 - 1 if c2 == 0 and l2 > l1 else l2)) if data.get("selection") else None
+        try:
+            l1, c1, l2, c2 = (int(v) for v in data["range"])
+        except (KeyError, TypeError, ValueError):
+            return self._no_fix(action, "the action's data has no range [line, character, line, character]")
+        message, own = str(data.get("message", "")), bool(data.get("own"))
+        rng = types.Range(start=types.Position(line=l1, character=c1), end=types.Position(line=l2, character=c2))
+        snap, start, plan = await self.plan_fix(doc, rng, message, own, bool(data.get("selection")))
+        if len(plan.candidates) == 1:  # nothing to rank: no model needed
+            return self._with_edit(action, doc, snap.version, fixes.repair(plan))
+        if not plan.candidates and not plan.rewrite:
+            return self._no_fix(action, plan.reason)
         key = f"fix:{uri}"
         token = self.latest.begin(key)
         try:
             await self.model_ready.wait()
-            fix = await self.worker.run(
-                self._fix_job, snap, start, end, str(data.get("message", "")), bool(data.get("own")), self.settings, token, rows
-            )
+            fix = await self.worker.run(self._fix_job, snap, plan, start, message, own, self.settings, token)
         except asyncio.CancelledError:
             token.cancel()
             raise
@@ -629,6 +664,9 @@ class SokujiServer(LanguageServer):
         if fix is None:
             return self._no_fix(action, self.fix_error() or "no model loaded")
         self.engine_ok()
+        return self._with_edit(action, doc, snap.version, fix)
+
+    def _with_edit(self, action: types.CodeAction, doc, version: int, fix: fixes.Fix) -> types.CodeAction:
         if not fix.edits:
             return self._no_fix(action, fix.reason)
         self.fixes_offered += 1
@@ -636,19 +674,19 @@ class SokujiServer(LanguageServer):
         action.edit = types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(
-                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=snap.version),
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=version),
                     edits=edits,
                 )
             ]
         )
         return action
 
-    def _fix_job(self, snap, start, end, message, own, settings, token, rows):
+    def _fix_job(self, snap, plan, start, message, own, settings, token):
         model = self.fix_model
         if model is None:
             return None
         params = GenParams(max_tokens=512, time_budget_ms=settings.fix_time_budget_ms)
-        fix = fixes.propose_fix(model, snap, start, end, message, own, params, token, settings.fix_prompt_lookup, rows)
+        fix = fixes.propose_fix(model, snap, plan, start, message, own, params, token, settings.fix_prompt_lookup)
         gens = fix.generations
         self._log_from_worker(
             f"fix {snap.uri}:{fix.region[0] + 1}-{fix.region[1] + 1}: {('offered (' + fix.method + ')') if fix.edits else 'refused (' + fix.reason + ')'}, "
@@ -931,8 +969,10 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         ),
     )
     async def code_action(ls: SokujiServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        """Listing is instant: the edit is computed in codeAction/resolve, or here (time-boxed
-        by fixTimeBudgetMs) for clients that cannot resolve."""
+        """A fix is listed only when a checked repair exists or a model rewrite is worth
+        trying, and its title says which (fixes.plan_fix: no model call). The edit is
+        computed in codeAction/resolve, or here (time-boxed by fixTimeBudgetMs) for clients
+        that cannot resolve."""
         uri = params.text_document.uri
         doc = ls.docs.get(uri)
         if doc is None:
@@ -943,10 +983,13 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         actions = []
         if wanted(types.CodeActionKind.QuickFix):
             for diag in params.context.diagnostics:
-                r = diag.range
+                r, own = diag.range, diag.source == SECTION
+                _, _, plan = await ls.plan_fix(doc, r, diag.message, own)
+                if not ls._worth_offering(plan):
+                    continue
                 data = {"uri": uri, "range": [r.start.line, r.start.character, r.end.line, r.end.character],
-                        "message": diag.message, "own": diag.source == SECTION}
-                actions.append(types.CodeAction(title=f"Fix with sokuji: {diag.message}", kind=types.CodeActionKind.QuickFix,
+                        "message": diag.message, "own": own}
+                actions.append(types.CodeAction(title=plan.title, kind=types.CodeActionKind.QuickFix,
                                                 diagnostics=[diag], data=data))
         r = params.range
         if not params.context.diagnostics and lazy and r.start != r.end and wanted(types.CodeActionKind.RefactorRewrite):

@@ -20,6 +20,8 @@ VENV_BIN = Path(sys.executable).parent
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 BROKEN = "def total(values, factor):\n    result = sum(values\n    return result * factor\n"
 FIXED = "def total(values, factor):\n    result = sum(values)\n    return result * factor\n"
+# a ')' missing before the ':': resolving once gave "no safe fix found" (issue 17)
+BROKEN_DEF, FIXED_DEF = "def broken(x:\n    return x\n", "def broken(x):\n    return x\n"
 
 
 def readme_snippet(name: str) -> str:
@@ -36,6 +38,7 @@ def workspace(tmp_path: Path) -> Path:
     (ws / ".git").mkdir()  # a project root, as editors look for one
     (ws / "fib.py").write_text(FIB)
     (ws / "calc.py").write_text(BROKEN)
+    (ws / "broken.py").write_text(BROKEN_DEF)
     return ws
 
 
@@ -72,8 +75,10 @@ def test_neovim(label: str, tmp_path: Path):
     assert label.startswith(out["version"])
     assert out["completion"].strip() and out["completion"] in out["after_completion"]  # the model's text, applied
     assert out["after_completion"].startswith(FIB.rstrip("\n").rstrip())
-    assert out["action_title"].startswith("Fix with sokuji: ")
+    assert out["action_title"] == "Fix with sokuji: insert ')' (line 2)"
     assert out["after_fix"] == FIXED.rstrip("\n")
+    assert out["broken_title"] == "Fix with sokuji: insert ')' (line 1)"
+    assert out["after_broken_fix"] == FIXED_DEF.rstrip("\n")
 
 
 def test_emacs_eglot(tmp_path: Path):
@@ -93,6 +98,7 @@ def test_emacs_eglot(tmp_path: Path):
     assert out["after_completion"] != FIB and out["after_completion"].startswith(FIB.rstrip("\n").rstrip())
     assert out["diagnostics"], out
     assert out["after_fix"] == FIXED
+    assert out["after_broken_fix"] == FIXED_DEF
 
 
 TOOLS = Path(os.environ.get("SOKUJI_EDITOR_TOOLS", ROOT / ".ci" / "tools"))  # code-server, playwright-core (npm)

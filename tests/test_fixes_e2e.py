@@ -7,12 +7,17 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from lsp_server.fixes import error_count
+from lsp_server.syntax_errors import errors_of
 
-from .e2e import capabilities, open_doc, session
+from .e2e import capabilities, open_doc, session, wait_stat
 
 BROKEN = "def total(values, factor):\n    result = sum(values\n    return result * factor\n"
 FIXED = "def total(values, factor):\n    result = sum(values)\n    return result * factor\n"
+
+
+def errors(text: str) -> int:
+    """Syntax errors tree-sitter and Python's own parser find in `text`."""
+    return errors_of("python", text.encode()).count
 
 
 def apply(text: str, edit: types.WorkspaceEdit, uri: str, version: int) -> str:
@@ -89,17 +94,70 @@ async def test_missing_paren_gets_a_diagnostic_and_a_fix_that_parses(tmp_path: P
         assert diag.source == "sokuji" and diag.severity == types.DiagnosticSeverity.Error
         assert diag.range.start.line == 1 and diag.message.startswith(("unexpected", "missing"))
 
-        actions = await code_actions(client, uri, [diag])  # listing is instant: no edit yet
+        actions = await code_actions(client, uri, [diag])  # listed with what it will do; no edit yet
         (action,) = actions
-        assert action.title == f"Fix with sokuji: {diag.message}" and action.kind == types.CodeActionKind.QuickFix
+        assert action.title == "Fix with sokuji: insert ')' (line 2)" and action.kind == types.CodeActionKind.QuickFix
         assert action.edit is None
 
         resolved = await resolve(client, action)
         fixed = apply(BROKEN, resolved.edit, uri, 1)
-        assert error_count("python", fixed.encode())[0] == 0
+        assert errors(fixed) == 0
         assert fixed == FIXED  # the one-character repair, not a rewrite
         (change,) = resolved.edit.document_changes
         assert [e.range.start.line for e in change.edits] == [1]  # only the changed line
+
+
+async def test_a_checked_repair_needs_no_model_and_a_rewrite_is_offered_only_with_one(tmp_path: Path):
+    """`def broken(x:`: the ')' goes before the ':' (resolving once said "no safe fix
+    found"). With no model at all the checked repair is still listed and applied; a
+    problem only the model could rewrite is not listed."""
+    uri, other = (tmp_path / "broken.py").as_uri(), (tmp_path / "mess.py").as_uri()
+    text, mess = "def broken(x:\n    return x\n", "def f(a):\n    return a +* 2\n"
+    async with session(caps_versioned(), {"model": str(tmp_path / "missing.gguf")}) as client:
+        published = recorder(client)
+        await wait_stat(client, "modelError", bool)
+        open_doc(client, uri, text)
+        open_doc(client, other, mess)
+        (diag,) = await diagnostics_for(published, uri, 1)
+        assert (diag.range.start.line, diag.message) == (0, "missing ')'")
+        (action,) = await code_actions(client, uri, [diag])
+        assert action.title == "Fix with sokuji: insert ')' (line 1)"
+        resolved = await resolve(client, action)
+        assert apply(text, resolved.edit, uri, 1) == "def broken(x):\n    return x\n"
+        (diag,) = await diagnostics_for(published, other, 1)
+        assert not await code_actions(client, other, [diag])
+
+
+async def test_the_model_picks_among_checked_repairs(tmp_path: Path):
+    """A ')' dropped from the end of a call line can go in five places that all parse (one
+    makes `base` a tuple); the model ranks them, it does not write the fix."""
+    uri = (tmp_path / "paths.py").as_uri()
+    text = ('import os\n\n\ndef config_path(name):\n    """Where the named config file lives."""\n'
+            '    base = os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")\n'
+            '    return os.path.join(base, name)\n')
+    async with session(caps_versioned()) as client:
+        published = recorder(client)
+        open_doc(client, uri, text)
+        (diag,) = await diagnostics_for(published, uri, 1)
+        assert diag.range.start.line == 5
+        (action,) = await code_actions(client, uri, [diag])
+        assert action.title == "Fix with sokuji: insert ')' (line 6; the model picks among 5 checked repairs)"
+        resolved = await resolve(client, action)
+        assert apply(text, resolved.edit, uri, 1) == text.replace('"~/.config")', '"~/.config"))')
+
+
+async def test_a_dropped_bracket_far_from_where_tree_sitter_notices_it(tmp_path: Path):
+    """tree-sitter reports `npa(pkg` at the function's end; the diagnostic is on its line."""
+    uri = (tmp_path / "deprecate.js").as_uri()
+    text = "async function exec(pkg) {\n  const p = npa(pkg\n  const spec = p.rawSpec\n  return spec\n}\n"
+    async with session(caps_versioned()) as client:
+        published = recorder(client)
+        open_doc(client, uri, text, "javascript")
+        (diag,) = await diagnostics_for(published, uri, 1)
+        assert (diag.range.start.line, diag.message) == (1, "missing ')'")
+        (action,) = await code_actions(client, uri, [diag])
+        resolved = await resolve(client, action)
+        assert apply(text, resolved.edit, uri, 1) == text.replace("npa(pkg", "npa(pkg)")
 
 
 async def test_diagnostics_follow_the_latest_version_only(tmp_path: Path):
@@ -129,7 +187,7 @@ async def test_another_servers_diagnostic_is_offered_a_fix(tmp_path: Path):
             source="pyflakes",
         )
         (action,) = await code_actions(client, uri, [diag])
-        assert action.title == "Fix with sokuji: undefined name 'reslt'"
+        assert action.title == "Fix with sokuji: 'reslt' → 'result' (line 3)"
         resolved = await resolve(client, action)
         assert apply(text, resolved.edit, uri, 1) == text.replace("reslt", "result")
 
@@ -145,12 +203,12 @@ async def test_an_offered_fix_always_parses_and_eager_clients_get_the_edit_at_on
         diags = await diagnostics_for(published, uri, 1)
         assert diags
         actions = await code_actions(client, uri, diags)
-        assert len(actions) == len(diags)
+        assert actions
         for action in actions:
             if action.edit is None:  # refused: said so, with the reason
                 assert action.title.startswith("sokuji: no safe fix found (") or action.disabled is not None
             else:
-                assert error_count("python", apply(text, action.edit, uri, 1).encode())[0] < error_count("python", text.encode())[0]
+                assert errors(apply(text, action.edit, uri, 1)) < errors(text)
 
 
 async def test_selection_rewrite_is_listed_lazily(tmp_path: Path):
@@ -165,4 +223,4 @@ async def test_selection_rewrite_is_listed_lazily(tmp_path: Path):
         assert not await code_actions(client, uri, [], empty)
         resolved = await resolve(client, action)
         if resolved.edit is not None:  # what the model rewrote must parse
-            assert error_count("python", apply(FIXED, resolved.edit, uri, 1).encode())[0] == 0
+            assert errors(apply(FIXED, resolved.edit, uri, 1)) == 0

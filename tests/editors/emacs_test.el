@@ -49,17 +49,18 @@
         (unless (not (equal before (buffer-string)))
           (error "completion-at-point inserted nothing")))
 
-      ;; 2. a syntax error: its diagnostic, then the code action that fixes it
-      (sokuji-test--open "calc.py")
-      (sokuji-test--wait (lambda () nil) 1.0)  ; the server publishes after a pause in edits
-      (flymake-start)
-      (unless (sokuji-test--wait (lambda () (flymake-diagnostics)) 30)
-        (error "no diagnostics"))
-      (sokuji-test--put :diagnostics (mapcar #'flymake-diagnostic-text (flymake-diagnostics)))
-      (let ((before (buffer-string)))
-        (eglot-code-actions (point-min) (point-max) "quickfix" t)
-        (unless (sokuji-test--wait (lambda () (not (equal before (buffer-string)))) 120)
-          (error "the fix was not applied")))
-      (sokuji-test--put :after_fix (buffer-substring-no-properties (point-min) (point-max)))
+      ;; 2. syntax errors: the diagnostic, then the code action that fixes it
+      (dolist (case '(("calc.py" . :after_fix) ("broken.py" . :after_broken_fix)))
+        (sokuji-test--open (car case))
+        (sokuji-test--wait (lambda () nil) 1.0)  ; the server publishes after a pause in edits
+        (flymake-start)
+        (unless (sokuji-test--wait (lambda () (flymake-diagnostics)) 30)
+          (error "no diagnostics in %s" (car case)))
+        (sokuji-test--put :diagnostics (mapcar #'flymake-diagnostic-text (flymake-diagnostics)))
+        (let ((before (buffer-string)))
+          (eglot-code-actions (point-min) (point-max) "quickfix" t)
+          (unless (sokuji-test--wait (lambda () (not (equal before (buffer-string)))) 120)
+            (error "the fix was not applied to %s" (car case))))
+        (sokuji-test--put (cdr case) (buffer-substring-no-properties (point-min) (point-max))))
       (sokuji-test--finish t))
   (error (sokuji-test--finish nil (format "%S" err))))

@@ -44,27 +44,32 @@ local function main()
   vim.lsp.util.apply_text_edits({ item.textEdit }, bufnr, "utf-16")
   result.after_completion = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
 
-  -- 2. a syntax error: its diagnostic, then the code action that fixes it, as a user picks it
-  local broken = open(dir .. "/calc.py")
-  assert(vim.wait(30000, function() return #vim.diagnostic.get(broken) > 0 end, 50), "no diagnostics")
-  result.diagnostics = vim.tbl_map(function(d) return d.message end, vim.diagnostic.get(broken))
-  vim.api.nvim_win_set_cursor(0, { vim.diagnostic.get(broken)[1].lnum + 1, 0 })
-  local before = vim.api.nvim_buf_get_lines(broken, 0, -1, false)
-  vim.ui.select = function(items, opts, on_choice) -- pick sokuji's fix from the list
-    for i, it in ipairs(items) do
-      local action = it.action or it[2] or it
-      if action.title and action.title:find("^Fix with sokuji") then
-        result.action_title = action.title
-        return on_choice(it, i)
+  -- 2. syntax errors: the diagnostic, then the code action that fixes it, as a user picks it
+  local function fix(name)
+    local broken = open(dir .. "/" .. name)
+    assert(vim.wait(30000, function() return #vim.diagnostic.get(broken) > 0 end, 50), "no diagnostics in " .. name)
+    result["diagnostics " .. name] = vim.tbl_map(function(d) return d.message end, vim.diagnostic.get(broken))
+    vim.api.nvim_win_set_cursor(0, { vim.diagnostic.get(broken)[1].lnum + 1, 0 })
+    local before = table.concat(vim.api.nvim_buf_get_lines(broken, 0, -1, false), "\n")
+    local title
+    vim.ui.select = function(items, opts, on_choice) -- pick sokuji's fix from the list
+      for i, it in ipairs(items) do
+        local action = it.action or it[2] or it
+        if action.title and action.title:find("^Fix with sokuji") then
+          title = action.title
+          return on_choice(it, i)
+        end
       end
+      on_choice(nil, nil)
     end
-    on_choice(nil, nil)
+    vim.lsp.buf.code_action({ context = { only = { "quickfix" } } }) -- the line's diagnostics: Neovim fills them in
+    assert(vim.wait(120000, function()
+      return table.concat(vim.api.nvim_buf_get_lines(broken, 0, -1, false), "\n") ~= before
+    end, 50), "the fix was not applied to " .. name)
+    return title, table.concat(vim.api.nvim_buf_get_lines(broken, 0, -1, false), "\n")
   end
-  vim.lsp.buf.code_action({ context = { only = { "quickfix" } } }) -- the line's diagnostics: Neovim fills them in
-  assert(vim.wait(120000, function()
-    return table.concat(vim.api.nvim_buf_get_lines(broken, 0, -1, false), "\n") ~= table.concat(before, "\n")
-  end, 50), "the fix was not applied")
-  result.after_fix = table.concat(vim.api.nvim_buf_get_lines(broken, 0, -1, false), "\n")
+  result.action_title, result.after_fix = fix("calc.py")
+  result.broken_title, result.after_broken_fix = fix("broken.py")
   finish(true)
 end
 

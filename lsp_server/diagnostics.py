@@ -1,0 +1,134 @@
+"""What sokuji publishes as syntax errors: tree-sitter's, the compiler's where tree-sitter
+has nothing on its line, and a missing token located where it is missing.
+
+Tree-sitter's error recovery often reports a dropped `)` or a key's `:` far from it (at
+the end of the function, at the top of an object literal). When a file has errors, the rows
+in and above each error that look unfinished (an unclosed bracket at the end of the code,
+two operands side by side, an unterminated string) are tried with that one token inserted;
+if the file is then better (repairs.Checker), the problem is published there, in place of
+the errors the insertion makes go away.
+"""
+
+from __future__ import annotations
+
+import tree_sitter
+
+from .repairs import Checker, Row, Token, _object_key, _operand_end, _operand_start, insertions, scan_rows
+from .syntax_errors import CLOSERS_BY_OPENER, Problem, line_starts
+
+ROWS_AROUND_ERROR = 300  # a missing token is looked for this far from where tree-sitter noticed it
+ERROR_ROWS = 400  # and in this many rows of the error itself
+MAX_PROBES = 60  # insertions tried per file (~1 ms each)
+QUOTE_TRIES = 4  # places a closing quote is tried before the brackets that end its line
+# contextual keywords: `static foo`, `get name()`, `match x:` are two words side by side in valid code
+_SOFT_KEYWORDS = {"get", "set", "static", "async", "of", "as", "from", "type", "declare", "readonly", "public",
+                  "private", "protected", "abstract", "override", "match", "case", "print", "exec"}
+
+
+def publishable(language: str | None, text: str, tree: tree_sitter.Tree | None, limit: int = 100) -> list[Problem]:
+    """The problems to publish for `text`, sorted, at most `limit`."""
+    checker = Checker(language, text, tree, (0, 0), True)
+    before = checker.before
+    if not before.tree and before.compiler is None:
+        return []
+    source = checker.source
+    row = lambda byte: source.count(b"\n", 0, byte)  # noqa: E731
+    problems = list(before.tree)
+    located, gone = _locate_missing(language, checker, problems)
+    problems = [p for p in problems if p not in gone] + located
+    compiler = before.compiler  # where Python places it is where it is: shown unless already there
+    if compiler is not None and not any(row(p.start_byte) == row(compiler.start_byte) for p in problems):
+        problems.append(compiler)
+    return sorted(problems, key=lambda p: p.start_byte)[:limit]
+
+
+def _unfinished_spots(language: str | None, line: str, scanned: Row) -> list[tuple[int, int, str]]:
+    """(kind, column, token) where `line` looks unfinished, likeliest kind first: 0, a quote
+    at the end of an unterminated string or before the brackets it ends with; 1, when a
+    bracket opened on the line stays open (and the line does not end opening more: `foo(`,
+    `) {` start a block or a literal), its closer at the end; 2, a comma or colon between
+    two operands; 3, that closer further back, or a `]` / `}` left open before the
+    brackets a line ends with."""
+    tokens = scanned.tokens
+    if not tokens:
+        return []
+    out: list[tuple[int, int, str]] = []
+    depth = len(scanned.stack)
+    stack = list(scanned.stack)
+    for i, tok in enumerate(tokens):
+        if tok.kind == "open":
+            stack.append(CLOSERS_BY_OPENER[tok.text])
+        elif tok.kind == "close" and stack and stack[-1] == tok.text:
+            stack.pop()
+        if tok.kind == "string" and not tok.closed and tok.end <= len(line):
+            quote = next(ch for ch in tok.text if ch in "\"'`")
+            tail = len(line.rstrip()) - len(line.rstrip().rstrip(")]}{,;: "))
+            out += [(0, tok.end, quote)] + [(0, j, quote) for j in range(tok.end - 1, tok.end - 1 - tail, -1)
+                                             if j > tok.start + 1 and line[j - 1] != " "][:QUOTE_TRIES]
+        nxt: Token | None = tokens[i + 1] if i + 1 < len(tokens) else None
+        # two operands side by side (`registry reg`, `f(a b)`); not a call `f (x)` nor strings Python joins
+        key = _object_key(language, tokens, i, stack)
+        if nxt is not None and nxt.kind in ("word", "number", "string") and (_operand_end(language, tok) or key) and \
+                _operand_start(language, nxt) and not (tok.kind == "string" and nxt.kind == "string") and \
+                tok.text not in _SOFT_KEYWORDS:
+            out += [(2, tok.end, ","), (2, tok.end, ":")]
+    trailing = len(tokens)
+    while trailing > 0 and tokens[trailing - 1].kind == "open":
+        trailing -= 1
+    if len(stack) > depth and trailing == len(tokens):
+        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None) if tok in ")]}"), reverse=True)
+        out += [(1 if i == 0 else 3, col, tok) for i, (col, tok) in enumerate(closers)]
+    elif trailing < len(tokens) and _opened(scanned.stack, tokens[:trailing], "]}") > depth:
+        # `const [a, b = await all([`: a pattern or literal left open before the call that starts
+        limit = tokens[trailing].start
+        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None) if tok in "]}" and col <= limit), reverse=True)
+        out += [(3, col, tok) for col, tok in closers]
+    return [spot for spot in out if spot[1] <= len(line)]
+
+
+def _opened(stack: tuple[str, ...], tokens: tuple[Token, ...], closers: str) -> int:
+    """How deep the brackets are after `tokens`, counting only the open ones whose closer is
+    in `closers` (and all those open before)."""
+    stack = list(stack)
+    depth = len(stack)
+    for tok in tokens:
+        if tok.kind == "open":
+            stack.append(CLOSERS_BY_OPENER[tok.text])
+        elif tok.kind == "close" and stack and stack[-1] == tok.text:
+            stack.pop()
+    return len(stack[:depth]) + sum(c in closers for c in stack[depth:])
+
+
+def _locate_missing(language: str | None, checker: Checker, problems: list[Problem]) -> tuple[list[Problem], set[Problem]]:
+    """Problems at the rows where one inserted token makes the file better, and the
+    problems that insertion removes (tree-sitter's echoes of it, reported elsewhere)."""
+    source, lines = checker.source, checker.lines
+    # tree-sitter notices a missing token after it, or before it (a MISSING node far above
+    # an unterminated string): the rows around each error, likeliest kind, then nearest, first
+    distance: dict[int, int] = {}
+    for p in problems:
+        first = source.count(b"\n", 0, p.start_byte)
+        last = min(source.count(b"\n", 0, max(p.start_byte, p.node_end_byte)), first + ERROR_ROWS)
+        for r in range(max(0, first - ROWS_AROUND_ERROR), min(len(lines), last + ROWS_AROUND_ERROR + 1)):
+            d = 0 if first <= r <= last else first - r if r < first else r - last
+            distance[r] = min(distance.get(r, d), d)
+    scanned = scan_rows(language, lines, list(distance), checker.tree)
+    spots = sorted((kind, distance[r], r, col, tok) for r in distance
+                   for kind, col, tok in _unfinished_spots(language, lines[r], scanned[r]))
+    starts = line_starts(source)
+    located: list[Problem] = []
+    gone: set[Problem] = set()
+    done: set[int] = set()
+    for _, _, r, col, tok in spots[:MAX_PROBES]:
+        if r in done:
+            continue
+        new_line = lines[r][:col] + tok + lines[r][col:]
+        checker.target = (starts[r], starts[r])
+        removed = checker.removes(r, new_line)
+        if removed:
+            at = starts[r] + len(lines[r][:col].encode("utf-8", "surrogatepass"))
+            end = starts[r] + len(lines[r].encode("utf-8", "surrogatepass"))
+            located.append(Problem(at, max(at, end), f"missing '{tok}'", end, source="sokuji"))
+            gone |= removed
+            done.add(r)
+    return located, gone
