@@ -2,9 +2,10 @@
 local Hugging Face cache.
 
 Downloads go through huggingface_hub: its cache (shared with other tools), HF_ENDPOINT,
-HF_TOKEN, HF_HUB_OFFLINE, and its transfer, which resumes a cut connection from the byte
-reached. Only `pull` touches the network; `resolve` (what `sokuji serve` uses) reads the
-cache and nothing else. Runs off the event loop: the server resolves on its engine thread.
+HF_TOKEN, HF_HUB_OFFLINE, and its transfer, which keeps what it received in the cache's
+`blobs/<etag>.incomplete` and asks only for the rest next time (see `_download`). Only `pull`
+touches the network; `resolve` (what `sokuji serve` uses) reads the cache and nothing else.
+Runs off the event loop: the server resolves on its engine thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from .engine.model import Model, ModelError, ModelInfo
 
 DEFAULT_CONTEXT = 4096  # config.Settings.context_size; the catalog's memory column assumes it
 BUFFERS_BYTES = 500_000_000  # llama.cpp's compute buffers and sokuji's own, roughly, at that context
+TRIES_WITHOUT_PROGRESS = 5  # a broken transfer is tried again until this many tries in a row add nothing
 
 
 @dataclass(frozen=True)
@@ -190,11 +193,57 @@ def _forget(path: str) -> None:
     target.unlink(missing_ok=True)
 
 
+def _partial_bytes(repo: str) -> int:
+    """Bytes huggingface_hub has kept of unfinished downloads from `repo`: the cache's
+    `blobs/<etag>.incomplete` files, which nothing loads (only `snapshots/` links are models)."""
+    from huggingface_hub import constants
+
+    blobs = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "blobs"
+    try:
+        return sum(p.stat().st_size for p in blobs.glob("*.incomplete"))
+    except OSError:
+        return 0
+
+
+def _download(repo: str, file: str) -> str:
+    """hf_hub_download, resumable within a run and across runs.
+
+    The resume is huggingface_hub's own: up to 1.17 it downloads into the shared
+    `blobs/<etag>.incomplete` (under its file lock), keeps it when a transfer fails or the
+    process is killed, and the next call asks for the rest (`Range: bytes=N-`), then renames
+    the finished file into the cache. From 1.18 (huggingface/huggingface_hub#4228) each call
+    writes a file of its own name and deletes it on failure, so nothing resumes across runs;
+    hence the `<1.18` pin in pyproject.toml rather than a downloader of our own. What 1.17
+    does not do is retry a body cut short (httpx's RemoteProtocolError) or a reset connection
+    (its own retries cover refused connections and timeouts): that is this loop, each try
+    resuming from what the one before kept, until TRIES_WITHOUT_PROGRESS tries in a row add
+    nothing. Files the hub stores with Xet go through hf_xet instead (its own transfer and
+    retries; HF_HUB_DISABLE_XET=1 makes them plain HTTP, resumable as above)."""
+    import httpx  # huggingface_hub's HTTP client
+    from huggingface_hub import hf_hub_download
+
+    kept, idle = _partial_bytes(repo), 0
+    while True:
+        try:
+            return hf_hub_download(repo, file, tqdm_class=_progress_class(file))
+        except httpx.TransportError as exc:
+            if isinstance(exc, (httpx.ConnectError, httpx.TimeoutException)):
+                raise  # huggingface_hub has tried those again itself
+            now = _partial_bytes(repo)
+            idle = 0 if now > kept else idle + 1
+            kept = now
+            if idle >= TRIES_WITHOUT_PROGRESS:
+                raise
+            if idle:
+                time.sleep(1)  # as huggingface_hub waits between its own tries
+
+
 def pull(spec: str) -> tuple[str, ModelInfo, CatalogModel | None]:
     """Download a catalog model or REPO/FILE into the Hugging Face cache (or find it there),
     then check it. Returns (path, info, catalog entry). Raises PullError with a message for
     the user; a file that fails the check is removed from the cache."""
-    from huggingface_hub import constants, hf_hub_download
+    import httpx
+    from huggingface_hub import constants
     from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
                                         RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
 
@@ -206,7 +255,7 @@ def pull(spec: str) -> tuple[str, ModelInfo, CatalogModel | None]:
     repo, file, entry = named
     where = f"{repo}/{file}"
     try:
-        path = hf_hub_download(repo, file, tqdm_class=_progress_class(file))
+        path = _download(repo, file)
     except GatedRepoError as exc:
         raise PullError(f"{repo} is gated: accept its terms on its page, then set HF_TOKEN ({_first_line(exc)})") from None
     except RepositoryNotFoundError as exc:
@@ -218,9 +267,10 @@ def pull(spec: str) -> tuple[str, ModelInfo, CatalogModel | None]:
         if constants.is_offline_mode():
             raise PullError(f"HF_HUB_OFFLINE is set and {where} is not in the cache ({constants.HF_HUB_CACHE})") from None
         raise PullError(f"cannot reach {constants.ENDPOINT} to download {where}, and it is not in the cache") from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        # a transfer that failed after its retries (each resumed from the byte reached): the
-        # partial file is gone and nothing was linked into the cache
+    except (HfHubHTTPError, httpx.TransportError, OSError, ValueError) as exc:
+        # a transfer that failed after its retries (each resumed from the byte reached): nothing
+        # was linked into the cache, and what arrived waits in blobs/<etag>.incomplete for the
+        # next pull, which asks for the rest
         raise PullError(f"downloading {where} failed: {_first_line(exc)}. Run the same command again.") from None
     try:
         info = check(path)

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,15 @@ def hub_env(tmp_path: Path, hub: FakeHub, **extra: str) -> dict[str, str]:
 
 def snapshot(tmp_path: Path, repo: str, file: str) -> Path:
     return tmp_path / "hf" / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / "0123456789abcdef0123456789abcdef01234567" / file
+
+
+def blobs(tmp_path: Path, repo: str) -> Path:
+    return tmp_path / "hf" / "hub" / f"models--{repo.replace('/', '--')}" / "blobs"
+
+
+def incomplete(tmp_path: Path, repo: str) -> list[Path]:
+    """What huggingface_hub kept of an unfinished download, to resume from."""
+    return list(blobs(tmp_path, repo).glob("*.incomplete"))
 
 
 @pytest.fixture
@@ -104,8 +114,8 @@ def test_pull_downloads_with_progress_checks_the_file_and_prints_the_setting(tmp
 
 def test_a_cut_connection_resumes_where_it_stopped(tmp_path, hub):
     """huggingface_hub writes what it received in 10 MiB chunks and, when the connection
-    breaks, asks for the rest from the end of the last one: the model here is padded to 24 MB
-    and the connection cut at 15 MB."""
+    breaks, the same pull asks for the rest from the end of the last one: the model here is
+    padded to 24 MB and the connection cut at 15 MB."""
     data = write_tiny_model(tmp_path / "big.gguf", FAMILY_TOKENS["qwen2.5-coder"], padding=24_000_000).read_bytes()
     hub.add(QWEN.repo, QWEN.file, data)
     hub.cut_after = 15_000_000
@@ -124,8 +134,8 @@ def test_a_failed_download_leaves_nothing_in_use_and_the_next_pull_completes(tmp
     env = hub_env(tmp_path, hub)
     run = sokuji(env, "pull", QWEN.name)
     assert run.returncode == 1 and "Run the same command again" in run.stderr, run.stderr
-    blobs = snapshot(tmp_path, QWEN.repo, QWEN.file).parents[2] / "blobs"
-    assert not snapshot(tmp_path, QWEN.repo, QWEN.file).exists() and not list(blobs.iterdir())
+    assert not snapshot(tmp_path, QWEN.repo, QWEN.file).exists()
+    assert all(p.name.endswith(".incomplete") for p in blobs(tmp_path, QWEN.repo).iterdir())  # no blob in use
     use = sokuji(env, "complete", str(ROOT / "examples" / "fibonacci.py"), "--line", "1", "--col", "1", "--model", QWEN.name)
     assert use.returncode == 1 and f"run `sokuji pull {QWEN.name}`" in use.stderr, use.stderr
 
@@ -134,27 +144,50 @@ def test_a_failed_download_leaves_nothing_in_use_and_the_next_pull_completes(tmp
     assert snapshot(tmp_path, QWEN.repo, QWEN.file).read_bytes() == tiny_qwen
 
 
-def test_a_killed_pull_leaves_nothing_in_use(tmp_path, hub, tiny_qwen):
-    """Killed mid-transfer (SIGKILL: no clean-up runs): the partial file never becomes the
-    model. huggingface_hub (>= 1.31) does not reuse it either: the next pull starts over."""
-    hub.add(QWEN.repo, QWEN.file, tiny_qwen)
-    hub.stall_after = 5000
+@pytest.mark.parametrize("how", ["failed", "killed"])
+def test_the_next_pull_resumes_an_interrupted_download(tmp_path, hub, how):
+    """A pull that failed (the connection cut, then the hub answering 500 to the resume) or was
+    killed mid-transfer (SIGKILL: no clean-up runs) leaves no model, only what arrived, in
+    blobs/<etag>.incomplete; the next run asks for the rest. huggingface_hub writes what it
+    receives in 10 MiB chunks: the model is padded to 24 MB and the transfer broken at 15 MB."""
+    data = write_tiny_model(tmp_path / "big.gguf", FAMILY_TOKENS["qwen2.5-coder"], padding=24_000_000).read_bytes()
+    hub.add(QWEN.repo, QWEN.file, data)
     env = hub_env(tmp_path, hub)
-    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "pull", QWEN.name], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert hub.stalled.wait(120), "the download never started"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        proc.kill()
-        proc.communicate()
-    hub.release.set()
+    if how == "failed":
+        hub.cut_after, hub.down_after_cut = 15_000_000, True
+        run = sokuji(env, "pull", QWEN.name)
+        assert run.returncode == 1 and "Run the same command again" in run.stderr, run.stderr
+        hub.down_after_cut = False
+    else:
+        hub.stall_after = 15_000_000
+        proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "pull", QWEN.name], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert hub.stalled.wait(120), "the download never started"
+            deadline = time.monotonic() + 120
+            while not any(p.stat().st_size for p in incomplete(tmp_path, QWEN.repo)):  # the first chunk on disk
+                assert proc.poll() is None and time.monotonic() < deadline, "nothing written to resume from"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            proc.kill()
+            proc.communicate()
+        hub.release.set()
+    (partial,) = incomplete(tmp_path, QWEN.repo)
+    kept = partial.stat().st_size
+    assert 0 < kept < len(data) and data.startswith(partial.read_bytes())
     assert not snapshot(tmp_path, QWEN.repo, QWEN.file).exists()
     doctor = sokuji(env, "doctor", "--model", QWEN.name)
     assert f"model: ERROR model '{QWEN.name}' is not downloaded" in doctor.stdout, doctor.stdout
-    assert sokuji(env, "pull", QWEN.name).returncode == 0
-    assert snapshot(tmp_path, QWEN.repo, QWEN.file).read_bytes() == tiny_qwen
+
+    asked = len(hub.gets())
+    run = sokuji(env, "pull", QWEN.name)
+    assert run.returncode == 0, run.stderr
+    (resumed,) = hub.gets()[asked:]
+    assert resumed[2] == f"bytes={kept}-"  # the rest only
+    assert snapshot(tmp_path, QWEN.repo, QWEN.file).read_bytes() == data
+    assert not incomplete(tmp_path, QWEN.repo)
 
 
 @pytest.mark.parametrize("kind", ["html", "truncated", "vocabulary only"])
