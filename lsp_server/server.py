@@ -19,7 +19,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from . import __version__, completion, diagnostics, fixes
+from . import __version__, alternatives, completion, diagnostics, fixes
 from .config import Settings, decode_settings
 from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources
@@ -38,6 +38,7 @@ SECTION = "sokuji"
 INDEX_BATCH = 64  # files read per executor call while indexing; the loop applies each batch
 EDITS_PAUSE = 0.25  # seconds of quiet after an edit: syntax errors are published, definitions read
 WATCHER_CHECK = 2.0  # seconds between checks that the file watcher's threads still run
+ALTERNATIVES = 2  # more suggestions for an explicit ask (inlineCompletion, triggerKind Invoked)
 ENGINE_STOP = 30.0  # seconds the engine thread gets to stop at exit (a model load cannot be cut short)
 
 
@@ -312,6 +313,38 @@ class SokujiServer(LanguageServer):
         if result is None or not result.text:
             return None
         return result.text, types.Position(line=line, character=character)
+
+    async def alternatives(self, uri: str, position: types.Position, best: str) -> list[str]:
+        """Suggestions other than `best` at `position` (alternatives.py), for an explicit ask;
+        [] when the document changed meanwhile, a newer request came, or anything failed."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return []
+        snap, cursor, others = doc.snapshot(), doc.cursor(position.line, position.character), self._other_buffers(uri)
+        token = self.latest.begin(uri)
+        try:
+            return await self.worker.run(self._alternatives_job, snap, cursor, self.settings, token, others, best)
+        except asyncio.CancelledError:
+            token.cancel()
+            raise
+        except Exception as exc:  # the best suggestion is still served
+            log.info("alternatives for %s: none (%s)", uri, exc)
+            return []
+        finally:
+            self.latest.end(uri, token)
+
+    def _alternatives_job(self, snap, cursor, settings, token, others, best):
+        model = self.model
+        if model is None:
+            return []
+        started = time.monotonic()
+        found = alternatives.alternatives(
+            model, snap, cursor, settings, token, best, ALTERNATIVES, self._symbols(others, snap.uri), self.choices
+        )
+        self._log_from_worker(
+            f"alternatives {snap.uri}:{cursor.line + 1}:{cursor.index + 1}: {len(found)} more, {(time.monotonic() - started) * 1000:.0f} ms"
+        )
+        return found
 
     def report(self, kind: str, message: str, level: types.MessageType = types.MessageType.Error) -> None:
         """Show a problem to the user once; the same kind again stays quiet until `recovered`.
@@ -877,6 +910,10 @@ def create_server(model_override: str | None = None) -> SokujiServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: SokujiServer, params: types.InitializedParams) -> None:
+        # Capabilities are sent: inlineCompletion is answered for any client that asks it
+        # (the Neovim and Emacs modules do, over a client that advertised only completion).
+        if types.TEXT_DOCUMENT_INLINE_COMPLETION not in ls.protocol.fm.features:
+            ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)(inline_completion)
         ls.start_loading()
         folders = [Path(p) for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri))]
         if not folders and ls.workspace.root_path:
@@ -1009,8 +1046,11 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         if found is None:
             return types.InlineCompletionList(items=[])
         text, pos = found
+        texts = [text]
+        if params.context is not None and params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked:
+            texts += await ls.alternatives(params.text_document.uri, params.position, text)  # asked: something to cycle
         return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=text, range=types.Range(start=pos, end=pos))]
+            items=[types.InlineCompletionItem(insert_text=t, range=types.Range(start=pos, end=pos)) for t in texts]
         )
 
     async def completion_request(ls: SokujiServer, params: types.CompletionParams) -> types.CompletionList:

@@ -68,13 +68,15 @@ def open_doc(client, uri: str, text: str, language: str = "python", version: int
     )
 
 
-async def inline(client, uri: str, line: int, character: int) -> types.InlineCompletionList:
+async def inline(client, uri: str, line: int, character: int, invoked: bool = False) -> types.InlineCompletionList:
     return await asyncio.wait_for(
         client.text_document_inline_completion_async(
             types.InlineCompletionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
                 position=types.Position(line=line, character=character),
-                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+                ),
             )
         ),
         120,

@@ -183,3 +183,29 @@ def test_tcp_transport(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+MAIN = 'def add(a, b):\n    return a + b\n\n\ndef main():\n    total = add(1, 2)\n    print(total)\n\n\nif __name__ == "__main__":\n    '
+
+
+async def test_inline_completion_answered_for_any_client_and_several_items_when_asked():
+    """A client that advertised only completion (the Neovim and Emacs modules' LSP clients)
+    still gets inlineCompletion answered; an explicit ask (Invoked) gets alternatives to
+    cycle through, best first, each with its own first line; typing (Automatic) gets one."""
+    async with session(capabilities(inline=False)) as client:
+        caps = client.init_result.capabilities
+        assert caps.completion_provider is not None and caps.inline_completion_provider is None  # advertising unchanged
+        uri = "file:///work/main.py"
+        open_doc(client, uri, MAIN)
+        typed = await inline(client, uri, 10, 4)
+        assert [item.insert_text for item in typed.items] == ["main()"]
+        asked = await inline(client, uri, 10, 4, invoked=True)
+        texts = [item.insert_text for item in asked.items]
+        assert len(texts) == 3, texts
+        assert texts[0] == "main()"  # the greedy one first
+        firsts = [t.strip().split("\n", 1)[0].strip() for t in texts]
+        assert len(set(firsts)) == len(firsts), texts
+        assert all(item.range.start == item.range.end == types.Position(line=10, character=4) for item in asked.items)
+        assert any("alternatives " in m.message and "2 more" in m.message for m in client.log_messages)
+        again = await inline(client, uri, 10, 4, invoked=True)  # greedy all along: the same alternatives
+        assert [item.insert_text for item in again.items] == texts

@@ -248,6 +248,33 @@ class Model:
         `key` names the file, whose own KV state is restored first (perFile mode)."""
         return self.generate(self.prompt_tokens(prompt), params, cancel, stop, key)
 
+    def first_pieces(self, prompt: Prompt, count: int, cancel: CancelToken, key: str = "") -> list[str]:
+        """The `count` likeliest first tokens of a completion of `prompt`, best first, as text
+        (end-of-generation and control tokens left out): where alternatives start
+        (alternatives.py). The prompt stays in the cache: a generation after it evaluates
+        only what it adds. Costs one token's evaluation when the prompt was just completed."""
+        import numpy as np
+
+        tokens = self.prompt_tokens(prompt)
+        room = self.llm.n_ctx() - 1
+        if len(tokens) > room:
+            tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
+        with self._consistent():
+            if self.states is not None and key != self._resident:
+                self._switch_to(key, tokens)
+            _cached, pending = self._prefill(tokens, cancel)
+            self._decode(pending, outputs_from=len(pending) - 1)
+            row = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(1, self.llm.n_vocab()))[0]
+            pieces = []
+            for tok in np.argsort(-row)[: count * 4]:
+                tok = int(tok)
+                if self._is_eog(tok) or self._is_control(tok):
+                    continue
+                pieces.append(self.llm.detokenize([tok]).decode("utf-8", "replace"))
+                if len(pieces) == count:
+                    break
+            return pieces
+
     def rewrite(
         self,
         text: str,
