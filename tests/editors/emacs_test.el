@@ -1,18 +1,6 @@
 ;;; Driven by tests/test_editors.py: Emacs in batch mode with the README's snippet, eglot, a
 ;;; real `sokuji serve' and the embedded model. Writes what happened to $SOKUJI_RESULT.
-(require 'json)
-(setq debug-on-error nil)
-(defvar sokuji-test--result nil)
-
-(defun sokuji-test--put (key value)
-  (setq sokuji-test--result (plist-put sokuji-test--result key value)))
-
-(defun sokuji-test--finish (ok &optional err)
-  (sokuji-test--put :ok (if ok t :json-false))
-  (when err (sokuji-test--put :error err))
-  (with-temp-file (getenv "SOKUJI_RESULT")
-    (insert (json-encode sokuji-test--result)))
-  (kill-emacs (if ok 0 3)))
+(load (expand-file-name "emacs_helpers.el" (file-name-directory load-file-name)) nil t)
 
 (defun sokuji-test--wait (pred seconds)
   (let ((end (+ (float-time) seconds)))

@@ -70,6 +70,7 @@ local function main()
   end
   result.action_title, result.after_fix = fix("calc.py")
   result.broken_title, result.after_broken_fix = fix("broken.py")
+  result.status = require("sokuji").status()
   finish(true)
 end
 

@@ -4,7 +4,9 @@
 --
 -- Neovim 0.11+: registered with vim.lsp.config / vim.lsp.enable. Neovim 0.7-0.10: a client
 -- started with vim.lsp.start_client and attached to each buffer of a supported filetype.
--- 0.12+: inline (ghost text) completions with vim.lsp.inline_completion. Everywhere: the
+-- 0.8+: ghost text, accept all / word / line, cycling (lua/sokuji/ghost.lua; 0.12 too, which
+-- uses the built-in vim.lsp.inline_completion only with ghost = { enabled = false }).
+-- require("sokuji").status() for a statusline. Everywhere: the
 -- LSP completion item (omnifunc / <C-x><C-o>, or vim.lsp.completion on 0.11) and code
 -- actions ("Fix with sokuji: ...") mapped to <leader>sf.
 local M = {}
@@ -17,7 +19,29 @@ M.defaults = {
   root_markers = { ".git", "pyproject.toml", "package.json", "Cargo.toml", "go.mod" },
   fix_key = "<leader>sf", -- code actions for the diagnostic under the cursor; false: no mapping
   completion = true, -- vim.lsp.completion (0.11+) and omnifunc
+  -- 0.8+: ghost text drawn by this module (lua/sokuji/ghost.lua); false: none (0.12: the built-in)
+  ghost = {
+    enabled = true,
+    debounce_ms = 75, -- quiet time after a keystroke before asking
+    hl_group = "Comment",
+    -- insert-mode keys; false leaves one out; a key the user already mapped is left alone
+    keys = { accept = "<M-l>", accept_word = "<M-Right>", accept_line = "<M-Down>",
+             next = "<M-]>", prev = "<M-[>", dismiss = "<C-]>" },
+  },
 }
+
+local ghost = require("sokuji.ghost")
+local has_ghost = vim.fn.has("nvim-0.8") == 1
+
+-- "sokuji: loading" / "sokuji: ready 120 ms" (the last suggestion's round trip) / "sokuji: error: ..."
+-- for a statusline: fed by $/progress (the model's load) and sokuji.stats.
+function M.status()
+  return ghost.status()
+end
+
+local function ghost_on(opts)
+  return has_ghost and opts.ghost and opts.ghost.enabled
+end
 
 local function root_dir(bufnr, markers)
   local path = vim.api.nvim_buf_get_name(bufnr)
@@ -36,7 +60,9 @@ local function on_attach(opts)
         vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = false })
       end
     end
-    if vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
+    if ghost_on(opts) then
+      ghost.attach(bufnr, opts.ghost)
+    elseif vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
       vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
     end
     if opts.fix_key then
@@ -50,14 +76,17 @@ end
 function M.setup(user)
   local opts = vim.tbl_deep_extend("force", M.defaults, user or {})
   M.options = opts
+  local handlers = { ["$/progress"] = ghost.progress_handler(vim.lsp.handlers["$/progress"]) }
   if vim.lsp.config and vim.lsp.enable then -- 0.11+
     vim.lsp.config("sokuji", {
       cmd = opts.cmd,
       filetypes = opts.filetypes,
       root_markers = opts.root_markers,
-      init_options = opts.settings,
-      settings = { sokuji = opts.settings },
+      init_options = next(opts.settings) and opts.settings or vim.empty_dict(), -- {} as an object
+      settings = { sokuji = next(opts.settings) and opts.settings or vim.empty_dict() },
       on_attach = on_attach(opts),
+      on_init = ghost.on_init,
+      handlers = handlers,
     })
     vim.lsp.enable("sokuji")
     return
@@ -73,9 +102,11 @@ function M.setup(user)
           name = "sokuji",
           cmd = opts.cmd,
           root_dir = root_dir(args.buf, opts.root_markers),
-          init_options = opts.settings,
-          settings = { sokuji = opts.settings },
+          init_options = next(opts.settings) and opts.settings or vim.empty_dict(), -- {} as an object
+          settings = { sokuji = next(opts.settings) and opts.settings or vim.empty_dict() },
           on_attach = on_attach(opts),
+          on_init = ghost.on_init,
+          handlers = handlers,
         })
       end
       if M.client_id then

@@ -1,0 +1,15 @@
+;;; Helpers of the Emacs editor tests (tests/test_editors.py): a result plist written to
+;;; $SOKUJI_RESULT as JSON when the test finishes.
+(require 'json)
+(setq debug-on-error nil)
+(defvar sokuji-test--result nil)
+
+(defun sokuji-test--put (key value)
+  (setq sokuji-test--result (plist-put sokuji-test--result key value)))
+
+(defun sokuji-test--finish (ok &optional err)
+  (sokuji-test--put :ok (if ok t :json-false))
+  (when err (sokuji-test--put :error err))
+  (with-temp-file (getenv "SOKUJI_RESULT")
+    (insert (json-encode sokuji-test--result)))
+  (kill-emacs (if ok 0 3)))
