@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,9 @@ def test_vscode_in_code_server(tmp_path: Path):
     config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
     env = editor_env(tmp_path) | {"SOKUJI_VSCODE_LOG": str(tmp_path / "extension.log")}
     common = ["--config", str(config), "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
+    packed = zipfile.ZipFile(VSIX).namelist()  # bundled (esbuild): one script, no node_modules
+    assert "extension/dist/extension.js" in packed and not [n for n in packed if "node_modules" in n], packed
+    assert len([n for n in packed if n.endswith(".js")]) == 1, packed
     install = subprocess.run([str(code_server), *common, "--install-extension", str(VSIX)],
                              env=env, capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr

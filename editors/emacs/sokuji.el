@@ -40,6 +40,15 @@ See the README's settings table."
   "The `sokuji-initialization-options' plist, or an empty object."
   (or sokuji-initialization-options eglot--{}))
 
+(cl-defmethod eglot-handle-request
+  ((server eglot-sokuji) (_method (eql workspace/configuration)) &rest _)
+  "Answer with `sokuji-initialization-options' where no sokuji section is set.
+eglot's empty answer (no `eglot-workspace-configuration') would reset them."
+  (let ((answer (cl-call-next-method)))
+    (vconcat (mapcar (lambda (section)
+                       (if (memq section '(nil :null)) (eglot-initialization-options server) section))
+                     answer))))
+
 (add-to-list 'eglot-server-programs
              `(,sokuji-modes . (eglot-sokuji ,@sokuji-command)))
 
