@@ -5,7 +5,7 @@ Tree-sitter's error recovery often reports a dropped `)` or a key's `:` far from
 the end of the function, at the top of an object literal). When a file has errors, the rows
 in and above each error that look unfinished (an unclosed bracket at the end of the code,
 two operands side by side, an unterminated string) are tried with that one token inserted;
-if the file is then better (repairs.Checker), the problem is published there, in place of
+if the file is then better (syntax_errors.Checker), the problem is published there, in place of
 the errors the insertion makes go away.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import tree_sitter
 
-from .repairs import Checker, Row, Token, _object_key, _operand_end, _operand_start, insertions, scan_rows
-from .syntax_errors import CLOSERS_BY_OPENER, Problem, line_starts
+from .lexer import CLOSERS_BY_OPENER, Row, Token, object_key, operand_end, operand_start, scan_rows
+from .repairs import insertions
+from .syntax_errors import Checker, Problem, line_starts
 
 ROWS_AROUND_ERROR = 300  # a missing token is looked for this far from where tree-sitter noticed it
 ERROR_ROWS = 400  # and in this many rows of the error itself
 MAX_PROBES = 60  # insertions tried per file (~1 ms each)
-QUOTE_TRIES = 4  # places a closing quote is tried before the brackets that end its line
+QUOTE_TRIES = 8  # places inside an unterminated string a closing quote is tried
 # contextual keywords: `static foo`, `get name()`, `match x:` are two words side by side in valid code
 _SOFT_KEYWORDS = {"get", "set", "static", "async", "of", "as", "from", "type", "declare", "readonly", "public",
                   "private", "protected", "abstract", "override", "match", "case", "print", "exec"}
@@ -61,27 +62,28 @@ def _unfinished_spots(language: str | None, line: str, scanned: Row) -> list[tup
         elif tok.kind == "close" and stack and stack[-1] == tok.text:
             stack.pop()
         if tok.kind == "string" and not tok.closed and tok.end <= len(line):
-            quote = next(ch for ch in tok.text if ch in "\"'`")
-            tail = len(line.rstrip()) - len(line.rstrip().rstrip(")]}{,;: "))
-            out += [(0, tok.end, quote)] + [(0, j, quote) for j in range(tok.end - 1, tok.end - 1 - tail, -1)
-                                             if j > tok.start + 1 and line[j - 1] != " "][:QUOTE_TRIES]
+            # the quote at the end of the line, or before a bracket or punctuation inside (`'a])`)
+            opening = tok.start + tok.text.index(quote := next(ch for ch in tok.text if ch in "\"'`"))
+            inside = [j for j in range(tok.end - 1, opening, -1) if line[j] in ")]},;." and line[j - 1] != " "]
+            out += [(0, tok.end, quote)] + [(0, j, quote) for j in inside[:QUOTE_TRIES]]
         nxt: Token | None = tokens[i + 1] if i + 1 < len(tokens) else None
         # two operands side by side (`registry reg`, `f(a b)`); not a call `f (x)` nor strings Python joins
-        key = _object_key(language, tokens, i, stack)
-        if nxt is not None and nxt.kind in ("word", "number", "string") and (_operand_end(language, tok) or key) and \
-                _operand_start(language, nxt) and not (tok.kind == "string" and nxt.kind == "string") and \
+        key = object_key(language, tokens, i, stack)
+        if nxt is not None and nxt.kind in ("word", "number", "string") and (operand_end(language, tok) or key) and \
+                operand_start(language, nxt) and not (tok.kind == "string" and nxt.kind == "string") and \
                 tok.text not in _SOFT_KEYWORDS:
             out += [(2, tok.end, ","), (2, tok.end, ":")]
     trailing = len(tokens)
     while trailing > 0 and tokens[trailing - 1].kind == "open":
         trailing -= 1
     if len(stack) > depth and trailing == len(tokens):
-        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None) if tok in ")]}"), reverse=True)
+        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None) if tok.strip() in ")]}"), reverse=True)
         out += [(1 if i == 0 else 3, col, tok) for i, (col, tok) in enumerate(closers)]
     elif trailing < len(tokens) and _opened(scanned.stack, tokens[:trailing], "]}") > depth:
         # `const [a, b = await all([`: a pattern or literal left open before the call that starts
         limit = tokens[trailing].start
-        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None) if tok in "]}" and col <= limit), reverse=True)
+        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None)
+                          if tok.strip() in "]}" and col <= limit), reverse=True)
         out += [(3, col, tok) for col, tok in closers]
     return [spot for spot in out if spot[1] <= len(line)]
 
@@ -128,7 +130,7 @@ def _locate_missing(language: str | None, checker: Checker, problems: list[Probl
         if removed:
             at = starts[r] + len(lines[r][:col].encode("utf-8", "surrogatepass"))
             end = starts[r] + len(lines[r].encode("utf-8", "surrogatepass"))
-            located.append(Problem(at, max(at, end), f"missing '{tok}'", end, source="sokuji"))
+            located.append(Problem(at, max(at, end), f"missing '{tok.strip()}'", end, source="sokuji"))
             gone |= removed
             done.add(r)
     return located, gone

@@ -5,7 +5,8 @@ from lsp_server.context.languages import new_parser
 from lsp_server.diagnostics import publishable
 from lsp_server.documents import Document
 from lsp_server.fixes import check_fix, fix_region, line_edits, plan_fix, reindent
-from lsp_server.repairs import find_repairs, lex
+from lsp_server.lexer import lex
+from lsp_server.repairs import find_repairs
 from lsp_server.syntax_errors import compile_problem, syntax_problems
 
 
@@ -54,6 +55,8 @@ def test_a_dropped_bracket_is_published_on_its_line():
     py = "def f(a):\n    x = g(a, h(b)\n    for y in x:\n        pass\n"
     assert problems(py) == [(0, "missing ')'")] and published(py) == [(1, "missing ')'")]
     assert published("print(a b)\n") == [(0, "missing ','")]
+    js = "function f(command) {\n  if (['completion].includes(command)) {\n    return 1\n  }\n}\n"
+    assert published(js, "javascript") == [(1, "missing '''")]
     # what only Python's own parser sees is published too
     assert problems("f(x for x in y, 1)\n") == [] and published("f(x for x in y, 1)\n") == [(0, "Generator expression must be parenthesized")]
     assert published("x = 1\n") == []
@@ -67,8 +70,14 @@ def test_a_missing_token_is_repaired_where_it_belongs():
     js = "const cmds = {\n  revoke require('./revoke.js'),\n  star: 1,\n}\n"
     assert repaired(js, 1, "javascript") == [js.replace("revoke require", "revoke: require")]
     assert repaired("x = foo(a b)\n", 0) == ["x = foo(a, b)\n"]
+    assert repaired("def f(a, * b=1):\n    pass\n", 0) == ["def f(a, *, b=1):\n    pass\n"]
+    assert repaired("x = { code: 'E'\n", 0, "javascript") == ["x = { code: 'E' }\n"]  # spaced as it opens
     assert repaired("x = 'abc\ny = 2\n", 0) == ["x = 'abc'\ny = 2\n"]
     assert repaired("def f(x):\n    retrun x\n", 1) == ["def f(x):\n    return x\n"]  # a misspelled keyword
+    # Python checks the enclosing function alone first: not the sibling `def` above the `try`
+    text = ("def run(loop, future):\n    def callback():\n        pass\n    loop.call_soon(callback)\n\n"
+            "    try:\n        return future.result(\n    except SystemExit:\n        raise\n")
+    assert text.replace("result(", "result()") in repaired(text, 6)
 
 
 def test_ambiguous_repairs_all_parse_and_the_model_ranks_them():

@@ -22,6 +22,7 @@ RULES = {
     "lsp_server.fixes": ["lsp_server.server", "pygls"],
     "lsp_server.server": ["huggingface_hub.file_download", "httpx", "filelock"],  # serve never downloads
     # what is published and repaired is decided without the model
+    "lsp_server.lexer": ["lsp_server.", "pygls", "llama_cpp"],
     "lsp_server.syntax_errors": ["lsp_server.engine", "lsp_server.server", "pygls", "llama_cpp"],
     "lsp_server.repairs": ["lsp_server.engine", "lsp_server.server", "pygls", "llama_cpp"],
     "lsp_server.diagnostics": ["lsp_server.engine", "lsp_server.server", "pygls", "llama_cpp"],
