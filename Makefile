@@ -9,7 +9,7 @@ LLAMA_SLIM := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=O
               -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 CMAKE_ARGS ?=
 
-.PHONY: setup demo test doctor cuda
+.PHONY: setup demo test doctor cuda metal
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,14 @@ doctor: setup
 # the GPU visible while building): every architecture would multiply the build time. For
 # other GPUs name them, e.g. `make cuda CUDA_ARCHITECTURES="80;90"`. All cores compile.
 CUDA_ARCHITECTURES ?= native
-JOBS ?= $(shell nproc 2>/dev/null || echo 4)
+JOBS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 4)
 
 cuda: setup
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
 	CMAKE_ARGS="$(LLAMA_SLIM) -DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHITECTURES) $(CMAKE_ARGS)" \
+	  $(VENV)/bin/pip install --force-reinstall --no-cache-dir --no-deps "llama-cpp-python>=0.3.36"
+
+# Rebuild llama-cpp-python with Metal (macOS; recent builds enable it by default on Apple silicon).
+metal: setup
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) CMAKE_ARGS="$(LLAMA_SLIM) -DGGML_METAL=on $(CMAKE_ARGS)" \
 	  $(VENV)/bin/pip install --force-reinstall --no-cache-dir --no-deps "llama-cpp-python>=0.3.36"

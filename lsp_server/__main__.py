@@ -55,6 +55,8 @@ def _complete(args: argparse.Namespace) -> int:
         gpu_layers=args.gpu_layers,
         context_size=args.context_size,
         kv_cache_persist=False,
+        token_healing=not args.no_token_healing,
+        min_confidence=args.min_confidence,
     )
     started = time.monotonic()
     try:
@@ -71,7 +73,10 @@ def _complete(args: argparse.Namespace) -> int:
     symbols = SymbolSources(index_folder(workspace), {}, [workspace.as_uri()])
     result = complete(model, doc.snapshot(), cursor, settings, CancelToken(), symbols=symbols)
     gen = result.generation
-    print(result.text if result.text else "(no suggestion)")
+    if result.hidden:
+        print(f"(no suggestion: the model was less sure of it than --min-confidence {settings.min_confidence})")
+    else:
+        print(result.text if result.text else "(no suggestion)")
     print("---", file=sys.stderr)
     print(f"model: {model.info.name} ({model.info.path}), FIM: {model.info.fim or 'none (prefix-only)'}", file=sys.stderr)
     print(
@@ -212,6 +217,8 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import Settings
+
     parser = argparse.ArgumentParser(prog="sokuji", description="Code completions from a local GGUF model, over LSP.")
     sub = parser.add_subparsers(dest="command")
 
@@ -231,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--gpu-layers", type=int, default=None, help="layers on the GPU (default: all when there is one)")
     comp.add_argument("--context-size", type=int, default=4096)
     comp.add_argument("--workspace", default=".", help="folder whose definitions the prompt may show (default: the current one)")
+    comp.add_argument("--no-token-healing", action="store_true", help="leave a partial word at the cursor as it is")
+    comp.add_argument("--min-confidence", type=float, default=Settings().min_confidence,
+                      help="hide a suggestion the model is less sure of (0 = show everything)")
     comp.set_defaults(func=_complete)
 
     ctx = sub.add_parser("context", help="print the prompt a completion at FILE:LINE:COL would use, part by part")

@@ -27,6 +27,11 @@ class Completion:
     multiline: bool
     generation: Generation
 
+    @property
+    def hidden(self) -> bool:
+        """The confidence gate left nothing to show."""
+        return not self.text and self.generation.stop_reason == "unsure"
+
 
 def model_path(settings: Settings, override: str | None = None) -> str:
     """The GGUF file to load: settings, then the command line, then the embedded default. A
@@ -79,6 +84,14 @@ def context_parts(model: Model, prompt: Prompt) -> list[dict]:
     return parts
 
 
+def gate(settings: Settings, prompt: Prompt) -> float:
+    """The confidence gate is for a line being typed, where a wrong suggestion gets in the way
+    at every keystroke (benchmarks/typing_quality.py chose its default there). On an empty
+    line (only its indentation typed) a suggestion is a proposal for the next statement,
+    which a small model is rarely sure of as a whole line: shown as it comes."""
+    return settings.min_confidence if prompt.prefix.rsplit("\n", 1)[-1].strip() else 0.0
+
+
 def finish(raw: str, prompt: Prompt, parse_errors: Callable[[str], int] | None = None) -> str:
     """Post-processing of raw model text for this prompt (the server's, and the benchmark's)."""
     return postprocess.finish(
@@ -100,10 +113,13 @@ def complete(
     if completion_mode(snap, cursor) == "skip":  # inside a string or comment, after the last bracket, ...
         return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
     prompt = make_prompt(model, snap, cursor, settings, symbols, memo)
+    params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature,
+                       settings.token_healing, gate(settings, prompt))
+    if results is not None:
+        results.made_with(params)
     if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
         # the user typed the start of a suggestion we made: serve the rest, no model call
         return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))
-    params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature)
     gen = model.complete(
         prompt,
         params,

@@ -35,6 +35,8 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     context_budget: int = 1536  # prompt tokens: definitions, imports and the window around the cursor
     time_budget_ms: int = 3000  # stop decoding after this long, keep what we have
     temperature: float = 0.0  # 0 = greedy (repeatable)
+    token_healing: bool = True  # complete the word the cursor is in, not a word after it
+    min_confidence: float = 0.3  # hide what the model is less sure of (line probability); 0 = show everything
     kv_cache: Literal["perFile", "shared", "off"] = "perFile"  # KV state per file / one shared / none
     kv_cache_mb: int = 0  # memory for per-file KV states; 0 = a tenth of free RAM (64 MiB..2 GiB)
     kv_cache_persist: bool = True  # keep per-file KV states on disk across restarts
@@ -67,6 +69,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "contextBudget": (64, 1_048_576),
     "timeBudgetMs": (50, 600_000),
     "temperature": (0.0, 5.0),
+    "minConfidence": (0.0, 1.0),
     "kvCacheMb": (0, 1_048_576),
     "fixTimeBudgetMs": (50, 600_000),
     "timeoutMs": (100, 600_000),

@@ -17,6 +17,14 @@ class ResultCache:
         self._lru: cachetools.LRUCache = cachetools.LRUCache(size)
         self.hits = 0
         self.misses = 0
+        self._made_with: object = None
+
+    def made_with(self, params: object) -> None:
+        """Suggestions made with other generation settings (healing, the gate, a token limit)
+        are not what these would make: forget them when the settings change."""
+        if params != self._made_with:
+            self._lru.clear()
+            self._made_with = params
 
     def put(self, prefix: str, suffix: str, text: str) -> None:
         self._lru[(prefix, suffix)] = text

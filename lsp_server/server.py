@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import statistics
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -19,7 +20,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from . import __version__, alternatives, completion, diagnostics, fixes
+from . import __version__, alternatives, completion, diagnostics, faults, fixes
 from .config import Settings, decode_settings
 from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources
@@ -40,6 +41,10 @@ EDITS_PAUSE = 0.25  # seconds of quiet after an edit: syntax errors are publishe
 WATCHER_CHECK = 2.0  # seconds between checks that the file watcher's threads still run
 ALTERNATIVES = 2  # more suggestions for an explicit ask (inlineCompletion, triggerKind Invoked)
 ENGINE_STOP = 30.0  # seconds the engine thread gets to stop at exit (a model load cannot be cut short)
+FIXES_LOAD = "load:fixes"  # LatestWins key of the fixes' own engine's load: a newer load or the exit cancels it
+# llama-cpp-python's load swaps the process-wide sys.stderr (engine/model.py catches its chatter):
+# two at once, on the engine and the loader threads, could leave it swapped. One local load at a time.
+_LOADING = threading.Lock()
 
 
 class Others(NamedTuple):
@@ -123,7 +128,13 @@ class SokujiServer(LanguageServer):
         # the fixes' engine (setting `fixes`): the completions one unless told otherwise
         self.fix_model: Model | RemoteEngine | None = None  # worker thread, like `model`
         self.fix_model_error: str | None = None  # its own load failure, when it is its own
-        self.model_ready = asyncio.Event()
+        self.model_ready = asyncio.Event()  # completions' engine loaded (or failed to)
+        self.fix_ready = asyncio.Event()  # fixes' engine loaded (or failed to); with model_ready when shared
+        # A fixes' engine of its own is loaded here, after the completions one, which serves
+        # meanwhile; it is then handed to the engine thread, which alone uses it (_adopt_fix_model).
+        self.loader = Worker()
+        self._unadopted: list[Model | RemoteEngine] = []  # loaded, not handed over yet (closed at exit)
+        self._generation = 0  # loop: one per start_loading; a fixes' engine of an older one is dropped
         self._load_task: asyncio.Task[None] | None = None
         self._progress_id = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,6 +156,7 @@ class SokujiServer(LanguageServer):
         self._reported: set[str] = set()  # problems shown to the user, until they go away
         self.fixes_refused = 0
         self.served = 0
+        self.hidden = 0  # suggestions the confidence gate kept from the user
         self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
 
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -187,9 +199,15 @@ class SokujiServer(LanguageServer):
         # so requests queued after this one always see the newest model.
         self._loop = asyncio.get_running_loop()
         self.model_ready.clear()
-        self._load_task = asyncio.ensure_future(self._load(self.settings))
+        self.fix_ready.clear()
+        self._generation += 1
+        self._load_task = asyncio.ensure_future(self._load(self.settings, self._generation))
 
-    async def _load(self, settings: Settings) -> None:
+    async def _load(self, settings: Settings, generation: int) -> None:
+        """The completions' engine on the engine thread; once it serves, the fixes' own engine
+        (if they have one) on the loader thread: completions never wait for it."""
+        fix_load = self.latest.begin(FIXES_LOAD)  # an older load's fixes' engine is not wanted now
+        own_fixes = not settings.fixes_share_engine()
         token = await self._begin_progress("sokuji: loading model")
         try:
             self.model_error = None
@@ -211,16 +229,66 @@ class SokujiServer(LanguageServer):
             )
         finally:
             self.model_ready.set()
-        if self.fix_model_error is not None:  # set by _swap_model, reported once per load like the model's
-            self.window_show_message(types.ShowMessageParams(
-                type=types.MessageType.Error,
-                message=f"sokuji: cannot load the model for fixes: {self.fix_model_error}. Fixes that need a model "
-                "are off until the `sokuji.fixes` settings name one that loads; completions go on."))
+            if not own_fixes and generation == self._generation:
+                self.fix_ready.set()
+        if own_fixes:
+            self._report_progress(token, f"{message}; loading the model for fixes", 50)
+            message += await self._load_fixes(settings, generation, fix_load)
+        self.latest.end(FIXES_LOAD, fix_load)
         self._end_progress(token, message)
 
+    async def _load_fixes(self, settings: Settings, generation: int, cancel) -> str:
+        """The fixes' own engine: loaded on the loader thread, then handed to the engine thread.
+        A failure is reported once per load; completions go on. Returns the progress message's tail."""
+        model, error = None, None
+        try:
+            model = await self.loader.run(self._load_fix_model, settings, cancel)
+        except Exception as exc:  # ModelError, NotPulled, llama.cpp's own
+            if not isinstance(exc, (ModelError, OSError, ValueError)):
+                log.exception("loading the fixes' model failed")
+            error = str(exc)
+        if model is None and error is None:
+            return ""  # a newer load (or the exit) came first
+        try:
+            adopted = await self.worker.run(self._adopt_fix_model, model, error, generation)
+        except WorkerDied:  # shut down meanwhile: close_engine closes what was loaded
+            return ""
+        if not adopted:
+            return ""
+        self.fix_ready.set()
+        if error is not None:
+            self.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Error,
+                message=f"sokuji: cannot load the model for fixes: {error}. Fixes that need a model "
+                "are off until the `sokuji.fixes` settings name one that loads; completions go on."))
+            return "; fixes: failed"
+        return f"; fixes: {model.info.name}"
+
+    def _load_fix_model(self, settings: Settings, cancel) -> Model | RemoteEngine | None:
+        """Loader thread: the fixes' engine, or None when its load was cancelled before it began.
+        Nothing else touches the new engine until the engine thread adopts it."""
+        faults.point("load.fixes", cancel)  # tests hold the load here
+        if cancel.cancelled:
+            return None
+        model = _load_engine(settings.fixes_engine(), self.model_override)
+        self._unadopted.append(model)
+        return model
+
+    def _adopt_fix_model(self, model, error: str | None, generation: int) -> bool:
+        """Worker thread: the fixes' engine from the loader becomes the engine thread's, unless
+        a newer load began meanwhile (then it is closed here)."""
+        if model is not None:
+            self._unadopted.remove(model)
+        if generation != self._generation:
+            if model is not None:
+                model.close()
+            return False
+        self.fix_model, self.fix_model_error = model, error
+        return True
+
     def _swap_model(self, settings: Settings):
-        """Worker thread: drop the old models, load the new ones: the fixes' engine first, on
-        its own (a failure there leaves completions working), then the completions one."""
+        """Worker thread: drop the old models, load the completions one (and let fixes share it
+        unless they have their own, which _load_fixes loads next)."""
         old = {id(m): m for m in (self.model, self.fix_model) if m is not None}
         self.model = self.fix_model = None
         self.fix_model_error = None
@@ -228,14 +296,7 @@ class SokujiServer(LanguageServer):
         self.choices.clear()  # token counts of another model
         for model in old.values():
             model.close()
-        if not settings.fixes_share_engine():
-            try:
-                self.fix_model = completion.load_model(settings.fixes_engine(), self.model_override)
-            except Exception as exc:  # ModelError, NotPulled, llama.cpp's own: reported by _load
-                if not isinstance(exc, (ModelError, OSError, ValueError)):
-                    log.exception("loading the fixes' model failed")
-                self.fix_model_error = str(exc)
-        self.model = completion.load_model(settings, self.model_override)
+        self.model = _load_engine(settings, self.model_override)
         if settings.fixes_share_engine():
             self.fix_model = self.model
         return self.model.info
@@ -310,6 +371,8 @@ class SokujiServer(LanguageServer):
         self.recovered("worker")
         self.served += 1
         self.latencies.append(time.monotonic() - started)
+        if result is not None and result.hidden:
+            self.hidden += 1
         if result is None or not result.text:
             return None
         return result.text, types.Position(line=line, character=character)
@@ -359,13 +422,25 @@ class SokujiServer(LanguageServer):
             if message:
                 self.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
 
-    def engine_failed(self, exc: Exception) -> None:
-        """A remote engine is down or timing out: say so once, not once per keystroke."""
-        log.info("engine unavailable: %s", exc)
-        self.report("engine", f"sokuji: {exc}. Completions and fixes resume by themselves when it answers again.")
+    def _remote(self, fixes: bool) -> str | None:
+        """The remote engine a feature runs on ("openai at URL"), None for the in-process one."""
+        settings = self.settings.fixes_engine() if fixes else self.settings
+        return None if settings.engine == "local" else f"{settings.engine} at {settings.url}"
 
-    def engine_ok(self) -> None:
-        self.recovered("engine", f"sokuji: the engine at {self.settings.url} answers again.")
+    def engine_failed(self, exc: Exception, fixes: bool = False) -> None:
+        """A remote engine is down or timing out: say so once per engine, not once per keystroke,
+        with the features that wait for it."""
+        log.info("engine unavailable: %s", exc)
+        engine = self._remote(fixes) or str(exc)
+        waiting = "Completions and fixes" if self._remote(not fixes) == engine else "Fixes" if fixes else "Completions"
+        self.report(f"engine {engine}", f"sokuji: {exc}. {waiting} resume by themselves when it answers again.")
+
+    def engine_ok(self, fixes: bool = False) -> None:
+        """A request the feature's remote engine answered: if it was reported down, it is back."""
+        engine = self._remote(fixes)
+        if engine is not None:
+            url = (self.settings.fixes_engine() if fixes else self.settings).url
+            self.recovered(f"engine {engine}", f"sokuji: the engine at {url} answers again.")
 
     def _engine_thread_died(self, exc: BaseException) -> None:
         """On the dying engine thread (no other thread touches the model now): the model's
@@ -396,7 +471,7 @@ class SokujiServer(LanguageServer):
         self._log_from_worker(
             f"completion {where}: {'multi' if result.multiline else 'single'}-line, stop={gen.stop_reason}, "
             f"prompt={gen.prompt_tokens} evaluated={gen.evaluated_tokens} generated={gen.generated_tokens}, "
-            f"{gen.seconds * 1000:.0f} ms"
+            f"{gen.seconds * 1000:.0f} ms, healed={gen.healed_bytes} confidence={gen.confidence:.2f}"
         )
         return result
 
@@ -677,7 +752,7 @@ class SokujiServer(LanguageServer):
         key = f"fix:{uri}"
         token = self.latest.begin(key)
         try:
-            await self.model_ready.wait()
+            await self.fix_ready.wait()  # its own engine's load: completions do not wait for it
             fix = await self.worker.run(self._fix_job, snap, plan, start, message, own, self.settings, token)
         except asyncio.CancelledError:
             token.cancel()
@@ -685,7 +760,7 @@ class SokujiServer(LanguageServer):
         except CancelledError:
             return self._no_fix(action, "cancelled")
         except EngineUnavailable as exc:
-            self.engine_failed(exc)
+            self.engine_failed(exc, fixes=True)
             return self._no_fix(action, "the engine is unavailable")
         except WorkerDied:
             return self._no_fix(action, "the engine thread stopped; try again")
@@ -696,7 +771,7 @@ class SokujiServer(LanguageServer):
             self.latest.end(key, token)
         if fix is None:
             return self._no_fix(action, self.fix_error() or "no model loaded")
-        self.engine_ok()
+        self.engine_ok(fixes=True)
         return self._with_edit(action, doc, snap.version, fix)
 
     def _with_edit(self, action: types.CodeAction, doc, version: int, fix: fixes.Fix) -> types.CodeAction:
@@ -794,14 +869,16 @@ class SokujiServer(LanguageServer):
     def close_engine(self, timeout: float = ENGINE_STOP) -> bool:
         """Main thread, once the event loop has ended (exit, or stdin closed): the request the
         engine thread serves is cancelled, the thread stops, and the model is closed here,
-        before the interpreter tears down (see engine/lifetime.py). False when the thread did
-        not stop in time: the model is then still in use and left open."""
-        self.latest.cancel_all()
-        if not self.worker.stop(timeout):
+        before the interpreter tears down (see engine/lifetime.py). False when the thread (or the
+        loader's, inside a fixes' model load) did not stop in time: the model is then still in
+        use and left open."""
+        self.latest.cancel_all()  # and a fixes' engine's load held or not begun
+        if not self.worker.stop(timeout) or not self.loader.stop(timeout):
             return False
-        for engine in self._engines():
+        for engine in self._engines() + self._unadopted:
             engine.close()
         self.model = self.fix_model = None
+        self._unadopted.clear()
         log.info("engine closed")
         return True
 
@@ -819,9 +896,11 @@ class SokujiServer(LanguageServer):
             "modelError": self.model_error,
             "model": model.info.name if model is not None else None,
             "fixModel": self.fix_model.info.name if self.fix_model is not None else None,
+            "fixModelReady": self.fix_ready.is_set() and self.fix_model is not None,
             "fixModelError": self.fix_error(),
             "fixPromptTokensEvaluated": self.fix_model.evaluated_tokens if self.fix_model is not None else 0,
             "requestsServed": self.served,
+            "suggestionsHidden": self.hidden,
             "requestsInFlight": len(self.protocol._request_futures),  # this one included
             "promptTokensEvaluated": model.evaluated_tokens if model else 0,
             "promptTokensReused": model.reused_tokens if model else 0,
@@ -860,6 +939,13 @@ class SokujiServer(LanguageServer):
         if self._loop is not None:
             params = types.LogMessageParams(type=types.MessageType.Log, message=f"sokuji: {message}")
             self._loop.call_soon_threadsafe(self.window_log_message, params)
+
+
+def _load_engine(settings: Settings, override: str | None) -> Model | RemoteEngine:
+    if settings.engine != "local":
+        return completion.load_model(settings, override)
+    with _LOADING:
+        return completion.load_model(settings, override)
 
 
 def _read_batch(files: list[Path]) -> list[tuple[str, list[Definition] | None]]:
@@ -998,6 +1084,7 @@ def create_server(model_override: str | None = None) -> SokujiServer:
         except Exception:
             log.exception("could not persist KV states")
         ls.worker.shutdown()
+        ls.loader.shutdown()
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

@@ -47,6 +47,8 @@ class GenParams(msgspec.Struct, frozen=True):
     max_tokens: int = 64
     time_budget_ms: int = 3000
     temperature: float = 0.0
+    token_healing: bool = False  # a prompt ending inside a word is healed (engine/healing.py)
+    min_confidence: float = 0.0  # stop once the line's probability falls under this (engine/confidence.py)
 
 
 class Generation(msgspec.Struct, frozen=True):
@@ -56,8 +58,10 @@ class Generation(msgspec.Struct, frozen=True):
     prompt_tokens: int  # tokens in the prompt
     evaluated_tokens: int  # prompt tokens actually run (the rest came from the KV cache)
     generated_tokens: int
-    stop_reason: str  # "eos" | "max_tokens" | "time" | "stop" | "cancelled"
+    stop_reason: str  # "eos" | "max_tokens" | "time" | "stop" | "cancelled" | "unsure"
     seconds: float
+    healed_bytes: int = 0  # prompt text taken back by token healing and spelled again
+    confidence: float = 1.0  # the model's probability of the kept first line
 
 
 class CancelledError(Exception):

@@ -26,6 +26,23 @@ def test_complete_prints_the_completion_and_its_costs():
     assert "model load: " in run.stderr and "completion: " in run.stderr
 
 
+def test_complete_inside_a_word_after_emoji_completes_the_word(tmp_path):
+    """The cursor inside `text.expa`, after a line's emoji, in a copy of the standard library's
+    textwrap.py: with the partial word as the prompt's last token the model stopped at once."""
+    import textwrap
+
+    lines = Path(textwrap.__file__).read_text().split("\n")
+    row = lines.index("            text = text.expandtabs(self.tabsize)")
+    lines[row] = "            label = '🙂🙂'; text = text.expa"
+    (tmp_path / "textwrap.py").write_text("\n".join(lines))
+    args = ("complete", str(tmp_path / "textwrap.py"), "--line", str(row + 1), "--col", str(len(lines[row]) + 1),
+            "--time-budget-ms", "60000", "--workspace", str(tmp_path))
+    healed, raw = sokuji(*args), sokuji(*args, "--no-token-healing")
+    assert healed.returncode == raw.returncode == 0, (healed.stderr, raw.stderr)
+    assert healed.stdout.startswith("nd"), healed.stdout  # text.expand...
+    assert not raw.stdout.startswith("nd"), raw.stdout
+
+
 def test_complete_reports_a_missing_model_clearly(tmp_path):
     run = sokuji("complete", str(ROOT / "examples" / "fibonacci.py"), "--line", "1", "--col", "1",
                  "--model", str(tmp_path / "none.gguf"))

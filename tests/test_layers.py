@@ -14,6 +14,8 @@ RULES = {
     "lsp_server.context.workspace": ["lsp_server.engine", "lsp_server.server", "pygls", "llama_cpp"],
     "lsp_server.engine.model": ["lsp_server.context", "lsp_server.server", "pygls", "tree_sitter"],
     "lsp_server.engine.worker": ["lsp_server.context", "lsp_server.server", "pygls"],
+    "lsp_server.engine.healing": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],  # pure: literal vocabularies
+    "lsp_server.engine.confidence": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
     "lsp_server.postprocess": ["lsp_server.", "pygls", "llama_cpp"],
     "lsp_server.completion": ["lsp_server.server", "pygls"],
     # the catalog and the cache: no LSP, no context; the download stack only inside `pull`

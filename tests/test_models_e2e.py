@@ -14,14 +14,23 @@ from lsprotocol import types
 
 from lsp_server.models import BY_NAME
 
-from .e2e import capabilities, inline, open_doc, session, stats, wait_stat
+from .e2e import capabilities, held, inline, open_doc, session, stats, wait_stat
 from .fake_hub import FakeHub
 from .test_fixes_e2e import code_actions, resolve
 from .test_models import hub_env, sokuji
+from .test_remote_e2e import free_port, start_engine, stop_engine
 from .tiny_gguf import FAMILY_TOKENS, write_tiny_model
 
 QWEN = BY_NAME["qwen2.5-coder-0.5b"]
 CODE = "def total(values, factor):\n    result = sum(values)\n    return result * factor\n"
+SELECTION = types.Range(start=types.Position(line=1, character=0), end=types.Position(line=2, character=0))
+
+
+def resolving() -> types.ClientCapabilities:
+    """VS Code's capabilities: inline completion, code actions resolved lazily."""
+    caps = capabilities(inline=True)
+    caps.text_document.code_action.resolve_support = types.ClientCodeActionResolveOptions(properties=["edit"])
+    return caps
 
 
 def pulled(tmp_path: Path, hub: FakeHub) -> dict[str, str]:
@@ -91,7 +100,7 @@ async def test_fixes_run_on_their_own_model_and_its_errors_are_its_own(tmp_path)
         caps = capabilities(inline=True)
         caps.text_document.code_action.resolve_support = types.ClientCodeActionResolveOptions(properties=["edit"])
         async with session(caps, {"fixes": {"model": QWEN.name}}, env=env) as client:
-            await wait_stat(client, "modelReady", bool, 120)
+            await wait_stat(client, "fixModelReady", bool, 120)
             before = await stats(client)
             assert before["fixModel"] == "tiny-qwen" and before["model"] != "tiny-qwen"
             assert before["fixModelError"] is None and before["fixPromptTokensEvaluated"] == 0
@@ -118,3 +127,70 @@ async def test_fixes_run_on_their_own_model_and_its_errors_are_its_own(tmp_path)
             await inline(client, uri, 3, 0)  # the embedded model still completes
             assert (await stats(client))["promptTokensEvaluated"] > after["promptTokensEvaluated"]
         assert hub.requests == []
+
+
+async def test_completions_are_served_while_the_fixes_model_loads(tmp_path):
+    """The fixes' own model is held mid-load (SOKUJI_FAULTS "hold:load.fixes@1",
+    lsp_server/faults.py: at any machine speed): completions are answered meanwhile by their
+    own model. A rewrite, which needs the fixes' model, waits for it; a change of settings
+    cancels the held load, the next one is not held, and the waiting rewrite runs on it."""
+    with FakeHub() as hub:
+        env = {**pulled(tmp_path, hub), "SOKUJI_FAULTS": "hold:load.fixes@1"}
+        async with session(resolving(), {"fixes": {"model": QWEN.name}}, env=env) as client:
+            await held(client, "load.fixes")
+            now = await stats(client)
+            assert now["modelReady"] and not now["fixModelReady"] and now["fixModel"] is None, now
+            uri = (tmp_path / "calc.py").as_uri()
+            open_doc(client, uri, CODE)
+            await inline(client, uri, 2, 4)
+            served = await stats(client)
+            assert served["requestsServed"] == 1 and served["promptTokensEvaluated"] > 0
+            assert not served["fixModelReady"]  # still held: the completion did not wait for it
+
+            (action,) = await code_actions(client, uri, [], SELECTION)
+            assert action.title == "Rewrite selection with sokuji"  # offered: its model is on its way
+            rewrite = client.protocol.send_request_async(types.CODE_ACTION_RESOLVE, action)  # sent now, waits
+            client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+                settings={"sokuji": {"fixes": {"model": QWEN.name, "contextSize": 2048}}}))
+            await asyncio.wait_for(rewrite, 120)  # offered or refused (the tiny model writes noise): it ran on the fixes' model
+            after = await stats(client)
+            assert after["fixModelReady"] and after["fixModel"] == "tiny-qwen" and after["fixPromptTokensEvaluated"] > 0
+            released = [m.message for m in client.log_messages if "released at 'load.fixes'" in m.message]
+            assert len(released) == 1
+        assert hub.requests == []
+
+
+def back_again(client) -> list[str]:
+    return [m.message for m in client.messages if m.type == types.MessageType.Info and "answers again" in m.message]
+
+
+async def test_each_engine_reports_its_own_outage_and_recovery(tmp_path):
+    """Completions in-process, fixes on an OpenAI-style server (llama-cpp-python's, with the
+    embedded model) that is down at first: its outage is reported once, by its URL, as the
+    fixes' ("Fixes resume"); completions answered meanwhile do not announce it back; once it
+    answers a fix, that is said once, by its URL."""
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    options = {"fixes": {"engine": "openai", "url": url, "timeoutMs": 60_000}, "fixTimeBudgetMs": 2000}
+    async with session(resolving(), options) as client:
+        await wait_stat(client, "fixModelReady", bool, 120)
+        uri = (tmp_path / "calc.py").as_uri()
+        open_doc(client, uri, CODE)
+        for _ in range(2):
+            (action,) = await code_actions(client, uri, [], SELECTION)
+            refused = await resolve(client, action)
+            assert refused.edit is None and "the engine is unavailable" in refused.disabled.reason
+            await inline(client, uri, 2, 4)  # the in-process model answers
+        (down,) = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert url in down and "Fixes resume by themselves" in down, down
+        assert not back_again(client)
+
+        engine = start_engine(int(url.split(":")[2].split("/")[0]))
+        try:
+            for _ in range(2):
+                (action,) = await code_actions(client, uri, [], SELECTION)
+                await resolve(client, action)
+                await inline(client, uri, 3, 0)
+            (back,) = back_again(client)
+            assert back == f"sokuji: the engine at {url} answers again."
+        finally:
+            stop_engine(engine)

@@ -93,6 +93,13 @@ async def test_completion_and_fix_come_from_the_remote_engine(engine, tmp_path: 
         stats = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
         assert stats["requestsServed"] >= 1
 
+        # healing's equivalent: the partial word leaves the prompt, the answer must spell it first
+        listd = (tmp_path / "listd.py").as_uri()
+        open_doc(client, listd, "import os\nfiles = os.listd")
+        result = await inline(client, listd, 1, len("files = os.listd"))
+        assert result.items and result.items[0].insert_text.startswith("ir"), result.items
+        assert "healed=5" in completion_logs(client)[-1]
+
 
 async def test_cancel_closes_the_request_and_the_next_one_works(engine):
     port, _ = engine

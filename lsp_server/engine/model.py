@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
-from . import fim
+from . import fim, healing
+from .confidence import Confidence
 from . import lifetime
 from .kv_cache import FileState, KVStates, default_budget_bytes, model_fingerprint
 
@@ -29,6 +30,14 @@ PREFILL_CHUNK = 128
 SMALL_REUSE = 64  # a cached prefix shorter than this is re-evaluated (see _prefill)
 FIRST_BATCH = 16  # at most this many new prompt tokens are evaluated with the first generated one
 LOOKUP_TOKENS = 10  # tokens drafted per step by prompt lookup (fixes)
+
+
+def _probability(row, tok: int) -> float:
+    """Softmax probability of `tok` in a row of logits."""
+    import numpy as np
+
+    top = float(row.max())
+    return float(np.exp(float(row[tok]) - top) / np.exp(row - top, dtype=np.float64).sum())
 
 
 class ModelError(Exception):
@@ -68,32 +77,39 @@ def _check_file(path: str) -> Path:
 
 
 KV_MODES = ("perFile", "shared", "off")
-_LINES_APART: dict[tuple, bool] = {}  # by model file: the vocabulary scan is done once
+_PIECES: dict[tuple, healing.Pieces] = {}  # by model file: the vocabulary is read once per process
 
 
-def lines_tokenize_apart(llama_cpp, vocab, file: Path, tokenize: Callable[[str], list[int]]) -> bool:
-    """Whether text ending in a newline and the text after it tokenize to the same tokens
-    apart as together. True for a SentencePiece vocabulary (merges of neighbours, no
-    pre-tokenizer to split differently) where no piece goes on past a newline (no merge can
-    span one) and nothing is prepended to a text (no space prefix). Gemma's: a 0.5 s scan
-    of its 262k pieces, once per model file. A BPE vocabulary's pre-tokenizer may join a
-    newline to the indentation after it: never assumed there."""
+def vocab_pieces(llama_cpp, vocab, file: Path) -> healing.Pieces:
+    """What each token writes (special tokens as nothing), and which tokens user text may
+    contain (not control or end-of-generation ones). 0.5 s for Gemma's 262k pieces."""
     stat = file.stat()
     key = (str(file), stat.st_size, stat.st_mtime_ns)
-    if key not in _LINES_APART:
-        apart = llama_cpp.llama_vocab_type(vocab) == llama_cpp.LLAMA_VOCAB_TYPE_SPM
-        apart = apart and tokenize("a\n b") == tokenize("a\n") + tokenize(" b")
+    if key not in _PIECES:
         buf = ctypes.create_string_buffer(256)
-        for token in range(llama_cpp.llama_vocab_n_tokens(vocab) if apart else 0):
+        pieces, usable = [], []
+        for token in range(llama_cpp.llama_vocab_n_tokens(vocab)):
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
             if n < 0:  # longer than the buffer
                 buf = ctypes.create_string_buffer(-n)
                 n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
-            if b"\n" in buf.raw[: max(n, 0)].rstrip(b"\n"):
-                apart = False
-                break
-        _LINES_APART[key] = apart
-    return _LINES_APART[key]
+            pieces.append(buf.raw[: max(n, 0)])
+            usable.append(not (llama_cpp.llama_vocab_is_control(vocab, token) or llama_cpp.llama_vocab_is_eog(vocab, token)))
+        _PIECES[key] = healing.Pieces(pieces, usable)
+    return _PIECES[key]
+
+
+def lines_tokenize_apart(llama_cpp, vocab, pieces: healing.Pieces, tokenize: Callable[[str], list[int]]) -> bool:
+    """Whether text ending in a newline and the text after it tokenize to the same tokens
+    apart as together. True for a SentencePiece vocabulary (merges of neighbours, no
+    pre-tokenizer to split differently) where no piece goes on past a newline (no merge can
+    span one) and nothing is prepended to a text (no space prefix). A BPE vocabulary's
+    pre-tokenizer may join a newline to the indentation after it: never assumed there."""
+    if llama_cpp.llama_vocab_type(vocab) != llama_cpp.LLAMA_VOCAB_TYPE_SPM:
+        return False
+    if tokenize("a\n b") != tokenize("a\n") + tokenize(" b"):
+        return False
+    return not any(b"\n" in piece.rstrip(b"\n") for piece in pieces.pieces)
 
 
 class Model:
@@ -140,7 +156,8 @@ class Model:
         # the prompt repeats the same pieces (definitions, imports, the window above the line).
         self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
         self._piece_tokens = functools.lru_cache(maxsize=256)(lambda text: tuple(self.tokenize(text)))
-        self._lines_apart = lines_tokenize_apart(llama_cpp, vocab, file, self.tokenize)
+        self.pieces = vocab_pieces(llama_cpp, vocab, file)
+        self._lines_apart = lines_tokenize_apart(llama_cpp, vocab, self.pieces, self.tokenize)
         self.kv_mode = kv_mode
         self.states: KVStates | None = None
         if kv_mode == "perFile" and not vocab_only:
@@ -204,8 +221,13 @@ class Model:
         return len(self.tokenize(text))
 
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
-        """Each part tokenized on its own, so a change in one leaves the others' tokens (and
-        their cached KV cells) as they were."""
+        header, prefix, suffix = self._prompt_parts(prompt)
+        return self._bos + header + fim.layout(self.fim, prefix, suffix)
+
+    def _prompt_parts(self, prompt: Prompt) -> tuple[list[int], list[int], list[int]]:
+        """The tokens before the file prefix, of the prefix, and of the suffix. Each part
+        tokenized on its own, so a change in one leaves the others' tokens (and their cached
+        KV cells) as they were."""
         header: list[int] = []
         prefix: list[int] = []
         file_sep = self.fim.file_sep_id if self.fim else None
@@ -220,7 +242,7 @@ class Model:
                 prefix += self._piece_tokens(piece)
         prefix += [*self._piece_tokens(prompt.imports), *self._prefix_tokens(prompt.prefix)]
         suffix = list(self._piece_tokens(prompt.suffix)) if self.fim else []
-        return self._bos + header + fim.layout(self.fim, prefix, suffix)
+        return header, prefix, suffix
 
     def _prefix_tokens(self, prefix: str) -> list[int]:
         """Where lines tokenize apart (see lines_tokenize_apart), the lines above the cursor's
@@ -245,8 +267,16 @@ class Model:
     ) -> Generation:
         """Generate at most max_tokens, within the time budget, until EOS or until `stop`
         returns where to cut the text (checked after every token, so we stop early).
-        `key` names the file, whose own KV state is restored first (perFile mode)."""
-        return self.generate(self.prompt_tokens(prompt), params, cancel, stop, key)
+        `key` names the file, whose own KV state is restored first (perFile mode).
+        With params.token_healing, a prefix ending inside a word is backed off to a token
+        boundary and the generation made to spell the removed text first (healing.py)."""
+        header, prefix, suffix = self._prompt_parts(prompt)
+        removed = b""
+        if params.token_healing:
+            taken, removed = healing.rollback(prefix, self.pieces)
+            prefix = prefix[: len(prefix) - taken]
+        tokens = self._bos + header + fim.layout(self.fim, prefix, suffix)
+        return self.generate(tokens, params, cancel, stop, key, heal=removed)
 
     def first_pieces(self, prompt: Prompt, count: int, cancel: CancelToken, key: str = "") -> list[str]:
         """The `count` likeliest first tokens of a completion of `prompt`, best first, as text
@@ -300,15 +330,17 @@ class Model:
         stop: Callable[[str], int | None] = lambda text: None,
         key: str = "",
         draft_source: list[int] | None = None,
+        heal: bytes = b"",
     ) -> Generation:
         started = time.monotonic()
+        draft_source = None if heal else draft_source  # drafts serve fixes, healing completions
         room = self.llm.n_ctx() - params.max_tokens - (LOOKUP_TOKENS if draft_source else 0)
         if len(tokens) > room:  # keep the end of the prompt: the cursor is there
             tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
         with self._consistent():
-            return self._generate(tokens, params, cancel, stop, key, draft_source, started)
+            return self._generate(tokens, params, cancel, stop, key, draft_source, heal, started)
 
-    def _generate(self, tokens, params, cancel, stop, key, draft_source, started) -> Generation:
+    def _generate(self, tokens, params, cancel, stop, key, draft_source, heal, started) -> Generation:
         if self.states is not None and key != self._resident:
             self._switch_to(key, tokens)
         cached, pending = self._prefill(tokens, cancel)
@@ -321,11 +353,13 @@ class Model:
         generated = 0
         reason = "max_tokens"
         deadline = time.monotonic() + params.time_budget_ms / 1000
+        healer = healing.Healer(self.pieces, heal) if heal else None
+        sure = Confidence(params.min_confidence)
         if params.temperature == 0:
-            stream = self._lookup_greedy(pending, draft_source, cancel)
+            stream = self._lookup_greedy(pending, draft_source, cancel, healer)
         else:
-            stream = self.llm.generate(tokens, temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
-        for tok in stream:
+            stream = self._sample(tokens, params.temperature, healer)
+        for tok, prob in stream:
             faults.point("token", cancel)  # where the tests hold a request in flight
             if cancel.cancelled:
                 reason = "cancelled"
@@ -336,7 +370,12 @@ class Model:
             generated += 1
             faults.point("decode")
             piece = self.llm.detokenize([tok])
-            text += decoder.decode(piece)
+            if not sure.keeps(prob):  # the model is unsure from here on: show what it was sure of
+                text = sure.cut(text)
+                reason = "unsure"
+                break
+            text += decoder.decode(healer.take(piece) if healer else piece)
+            sure.wrote(text)
             cut = stop(text)
             if cut is not None:
                 text = text[:cut]
@@ -356,7 +395,29 @@ class Model:
             generated_tokens=generated,
             stop_reason=reason,
             seconds=time.monotonic() - started,
+            healed_bytes=len(heal),
+            confidence=sure.first_line,
         )
+
+    def _sample(self, tokens: list[int], temperature: float, healer: healing.Healer | None) -> Iterator[tuple[int, float]]:
+        """Sampled tokens with their probabilities (before sampling's cut-offs), through
+        llama-cpp-python's sampler; a healing constraint goes in as a logits processor."""
+        import numpy as np
+
+        seen: list[np.ndarray] = []
+
+        def constrain(_ids, scores):
+            allowed = healer.allowed() if healer is not None else None
+            if allowed is not None:
+                masked = np.full_like(scores, -np.inf)
+                masked[allowed] = scores[allowed]
+                scores = masked
+            seen.append(scores)
+            return scores
+
+        for tok in self.llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
+                                     repeat_penalty=1.0, logits_processor=[constrain]):
+            yield tok, _probability(seen.pop(), tok)
 
     def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float]:
         """Log-likelihood of each continuation after `context` (the context is evaluated once;
@@ -398,7 +459,9 @@ class Model:
         llm.n_tokens = n_past
         return scores
 
-    def _lookup_greedy(self, prompt_rest: list[int], source: list[int] | None, cancel: CancelToken) -> Iterator[int]:
+    def _lookup_greedy(
+        self, prompt_rest: list[int], source: list[int] | None, cancel: CancelToken, healer: healing.Healer | None = None
+    ) -> Iterator[tuple[int, float]]:
         """Greedy tokens after the prompt, whose `prompt_rest` is not evaluated yet (it goes in
         the first batch, logits at its last token only), straight from the logits
         (llama-cpp-python's sampler would build a candidate array over the whole vocabulary,
@@ -411,7 +474,10 @@ class Model:
         batch computes all-position logits: a context built with logits_all (what
         Llama(draft_model=...) does) would pay for them on every prompt token too. Not used
         for completions: on a CPU each extra position costs about a whole token (the output
-        layer over the vocabulary dominates), so only long copies (fixes) gain."""
+        layer over the vocabulary dominates), so only long copies (fixes) gain.
+
+        Each token comes with its probability; while a `healer` constrains the choice, the
+        best allowed token is taken, its probability among the allowed ones."""
         import numpy as np
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
@@ -433,6 +499,13 @@ class Model:
                 llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
             self._decode([*pending, *guess], outputs_from=len(pending) - 1)
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(1 + len(guess), llm.n_vocab()))
+            allowed = healer.allowed() if healer is not None else None
+            if allowed is not None:  # healing: no drafts (they serve fixes only)
+                choice = int(allowed[logits[0][allowed].argmax()])
+                llm.n_tokens = n_past + len(pending)
+                yield choice, _probability(logits[0][allowed], int(logits[0][allowed].argmax()))
+                pending = [choice]
+                continue
             best = logits.argmax(axis=1)
             agreed = 0
             while agreed < len(guess) and guess[agreed] == best[agreed]:
@@ -441,8 +514,8 @@ class Model:
             if agreed < len(guess):
                 llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
             out += pending[-1:]  # n-grams are looked up from the prompt's last token on
-            for tok in [*guess[:agreed], int(best[agreed])]:
-                yield tok
+            for i, tok in enumerate([*guess[:agreed], int(best[agreed])]):
+                yield tok, _probability(logits[i], tok)
                 out.append(tok)
             pending = [out.pop()]  # the model's own next token: evaluated in the next batch
 

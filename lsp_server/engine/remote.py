@@ -13,16 +13,20 @@ import functools
 import http.client
 import json
 import os
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
+
+import msgspec
 
 from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
 from .model import ModelError, ModelInfo
 
 FLAVORS = ("llama-server", "openai")
+PARTIAL_WORD = re.compile(r"\w+$")
 
 
 class EngineUnavailable(ModelError):
@@ -155,7 +159,9 @@ class RemoteEngine:
             try:
                 self._call("POST", "/extras/tokenize", {"input": "x"}, self._base[: -len("/v1")])
                 self._tokenize_path = "/extras/tokenize"
-            except EngineUnavailable:
+            except EngineUnavailable as exc:
+                if isinstance(exc.__cause__, (OSError, http.client.HTTPException)):  # down, not an answer: ask again once it is up
+                    raise
                 self._tokenize_path = "/tokenize"
         return self._tokenize_path
 
@@ -199,12 +205,20 @@ class RemoteEngine:
 
     def complete(self, prompt: Prompt, params: GenParams, cancel: CancelToken,
                  stop: Callable[[str], int | None] = lambda text: None, key: str = "") -> Generation:
+        """Token healing's closest equivalent here: a server's sampling cannot be constrained
+        through these APIs, nor its tokens seen, so the partial word at the cursor is taken
+        out of the prompt and an answer is kept only if it spells that word first (the rest
+        of it is shown). The confidence gate needs the engine's token probabilities: not here."""
         if not self._probed:  # it was down when sokuji started
             self.probe()
+        partial = ""
+        if params.token_healing and (word := PARTIAL_WORD.search(prompt.prefix[-128:])):  # a bounded search
+            partial = word.group()
+            prompt = msgspec.structs.replace(prompt, prefix=prompt.prefix[: -len(partial)])
         if self.flavor == "llama-server" and not self.fim:  # prefix-only model: /completion
             body = {"prompt": self.render(prompt), "n_predict": params.max_tokens, "temperature": params.temperature,
                     "cache_prompt": True, "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms}
-            return self._generate("/completion", body, params, cancel, stop)
+            return self._generate("/completion", body, params, cancel, stop, partial)
         if self.flavor == "llama-server":
             body = {
                 "input_prefix": prompt.imports + prompt.prefix, "input_suffix": prompt.suffix,
@@ -212,12 +226,12 @@ class RemoteEngine:
                 "n_predict": params.max_tokens, "temperature": params.temperature, "cache_prompt": True,
                 "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms,
             }
-            return self._generate("/infill", body, params, cancel, stop)
+            return self._generate("/infill", body, params, cancel, stop, partial)
         body = {"model": self.info.name, "prompt": self.render(prompt),
                 "max_tokens": params.max_tokens, "temperature": params.temperature}
         if self.fim:
             body["suffix"] = prompt.suffix
-        return self._generate("/completions", body, params, cancel, stop)
+        return self._generate("/completions", body, params, cancel, stop, partial)
 
     def rewrite(self, text: str, source: str, params: GenParams, cancel: CancelToken,
                 stop: Callable[[str], int | None], key: str = "", lookup: bool = True) -> Generation:
@@ -238,10 +252,12 @@ class RemoteEngine:
         return None
 
     def _generate(self, path: str, body: dict, params: GenParams, cancel: CancelToken,
-                  stop: Callable[[str], int | None]) -> Generation:
+                  stop: Callable[[str], int | None], partial: str = "") -> Generation:
+        """`partial`: text taken out of the prompt that the answer must spell first (healing)."""
         started = time.monotonic()
         deadline = started + params.time_budget_ms / 1000
         text, generated, reason = "", 0, "max_tokens"
+        spelled = ""  # the answer while it is still spelling `partial`
         prompt_n = evaluated = 0
         try:
             for event in self._stream(path, body, cancel):
@@ -255,8 +271,14 @@ class RemoteEngine:
                     if timings:
                         evaluated = int(timings.get("prompt_n", evaluated))
                         prompt_n = evaluated + int(event.get("tokens_cached", 0) or 0)
+                generated += 1 if piece else 0
+                if piece and len(spelled) < len(partial):
+                    spelled += piece
+                    if not (spelled.startswith(partial) or partial.startswith(spelled)):
+                        reason = "unhealed"  # the model went on with another word
+                        break
+                    piece = spelled[len(partial):]
                 if piece:
-                    generated += 1
                     text += piece
                     cut = stop(text)
                     if cut is not None:
@@ -273,7 +295,7 @@ class RemoteEngine:
         self.evaluated_tokens += evaluated
         self.reused_tokens += max(0, prompt_n - evaluated)
         return Generation(text=text, prompt_tokens=prompt_n, evaluated_tokens=evaluated, generated_tokens=generated,
-                          stop_reason=reason, seconds=time.monotonic() - started)
+                          stop_reason=reason, seconds=time.monotonic() - started, healed_bytes=len(partial.encode()))
 
     def forget(self, key: str) -> None:
         """Nothing held here: the server's slot cache follows the prompt by itself."""
