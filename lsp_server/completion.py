@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from . import models, postprocess
 from .config import Settings
 from .context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
@@ -114,9 +116,10 @@ def complete(
         return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
     prompt = make_prompt(model, snap, cursor, settings, symbols, memo)
     params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature,
-                       settings.token_healing, gate(settings, prompt))
+                       settings.token_healing, settings.min_confidence)
     if results is not None:
-        results.made_with(params)
+        results.made_with(params)  # the settings: the gate's per-line choice below must not clear it
+    params = msgspec.structs.replace(params, min_confidence=gate(settings, prompt))
     if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
         # the user typed the start of a suggestion we made: serve the rest, no model call
         return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))

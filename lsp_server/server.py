@@ -471,7 +471,8 @@ class SokujiServer(LanguageServer):
         self._log_from_worker(
             f"completion {where}: {'multi' if result.multiline else 'single'}-line, stop={gen.stop_reason}, "
             f"prompt={gen.prompt_tokens} evaluated={gen.evaluated_tokens} generated={gen.generated_tokens}, "
-            f"{gen.seconds * 1000:.0f} ms, healed={gen.healed_bytes} confidence={gen.confidence:.2f}"
+            f"{gen.seconds * 1000:.0f} ms, healed={gen.healed_bytes}"
+            + (f" confidence={gen.confidence:.2f}" if gen.confidence is not None else "")
         )
         return result
 

@@ -61,7 +61,7 @@ class Generation(msgspec.Struct, frozen=True):
     stop_reason: str  # "eos" | "max_tokens" | "time" | "stop" | "cancelled" | "unsure"
     seconds: float
     healed_bytes: int = 0  # prompt text taken back by token healing and spelled again
-    confidence: float = 1.0  # the model's probability of the kept first line
+    confidence: float | None = None  # the model's probability of the kept first line (when the gate measured it)
 
 
 class CancelledError(Exception):

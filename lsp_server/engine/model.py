@@ -251,6 +251,10 @@ class Model:
         cut = prefix.rfind("\n") + 1 if self._lines_apart else 0
         return [*self._piece_tokens(prefix[:cut]), *self.tokenize(prefix[cut:])]
 
+    def _fit(self, tokens: list[int], room: int) -> list[int]:
+        """At most `room` tokens: the BOS and the end of the prompt (the cursor is there)."""
+        return tokens if len(tokens) <= room else self._bos + tokens[len(tokens) - room + len(self._bos) :]
+
     def render(self, prompt: Prompt) -> str:
         """The prompt exactly as the model sees it, special tokens spelled out."""
         return self.llm.detokenize(self.prompt_tokens(prompt), special=True).decode("utf-8", "replace")
@@ -286,9 +290,7 @@ class Model:
         import numpy as np
 
         tokens = self.prompt_tokens(prompt)
-        room = self.llm.n_ctx() - 1
-        if len(tokens) > room:
-            tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
+        tokens = self._fit(tokens, self.llm.n_ctx() - 1)
         with self._consistent():
             if self.states is not None and key != self._resident:
                 self._switch_to(key, tokens)
@@ -334,9 +336,7 @@ class Model:
     ) -> Generation:
         started = time.monotonic()
         draft_source = None if heal else draft_source  # drafts serve fixes, healing completions
-        room = self.llm.n_ctx() - params.max_tokens - (LOOKUP_TOKENS if draft_source else 0)
-        if len(tokens) > room:  # keep the end of the prompt: the cursor is there
-            tokens = self._bos + tokens[len(tokens) - room + len(self._bos) :]
+        tokens = self._fit(tokens, self.llm.n_ctx() - params.max_tokens - (LOOKUP_TOKENS if draft_source else 0))
         with self._consistent():
             return self._generate(tokens, params, cancel, stop, key, draft_source, heal, started)
 
@@ -355,10 +355,11 @@ class Model:
         deadline = time.monotonic() + params.time_budget_ms / 1000
         healer = healing.Healer(self.pieces, heal) if heal else None
         sure = Confidence(params.min_confidence)
+        gated = params.min_confidence > 0  # a softmax over the vocabulary per token only when the gate reads it
         if params.temperature == 0:
-            stream = self._lookup_greedy(pending, draft_source, cancel, healer)
+            stream = self._lookup_greedy(pending, draft_source, cancel, healer, gated)
         else:
-            stream = self._sample(tokens, params.temperature, healer)
+            stream = self._sample(tokens, params.temperature, healer, gated)
         for tok, prob in stream:
             faults.point("token", cancel)  # where the tests hold a request in flight
             if cancel.cancelled:
@@ -396,12 +397,15 @@ class Model:
             stop_reason=reason,
             seconds=time.monotonic() - started,
             healed_bytes=len(heal),
-            confidence=sure.first_line,
+            confidence=sure.first_line if gated else None,
         )
 
-    def _sample(self, tokens: list[int], temperature: float, healer: healing.Healer | None) -> Iterator[tuple[int, float]]:
-        """Sampled tokens with their probabilities (before sampling's cut-offs), through
-        llama-cpp-python's sampler; a healing constraint goes in as a logits processor."""
+    def _sample(
+        self, tokens: list[int], temperature: float, healer: healing.Healer | None, probabilities: bool
+    ) -> Iterator[tuple[int, float]]:
+        """Sampled tokens with their probabilities (before sampling's cut-offs; 1.0 unless
+        `probabilities`), through llama-cpp-python's sampler; a healing constraint goes in as
+        a logits processor."""
         import numpy as np
 
         seen: list[np.ndarray] = []
@@ -417,7 +421,8 @@ class Model:
 
         for tok in self.llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
                                      repeat_penalty=1.0, logits_processor=[constrain]):
-            yield tok, _probability(seen.pop(), tok)
+            scores = seen.pop()
+            yield tok, _probability(scores, tok) if probabilities else 1.0
 
     def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float]:
         """Log-likelihood of each continuation after `context` (the context is evaluated once;
@@ -430,9 +435,7 @@ class Model:
 
         llm = self.llm
         base = self._bos + self.tokenize(context)
-        room = llm.n_ctx() - 1 - max((len(self.tokenize(c)) for c in continuations), default=0)
-        if len(base) > room:
-            base = self._bos + base[len(base) - room + len(self._bos) :]
+        base = self._fit(base, llm.n_ctx() - 1 - max((len(self.tokenize(c)) for c in continuations), default=0))
         if self.states is not None and key != self._resident:
             self._switch_to(key, base)
         cached, pending = self._prefill(base, cancel)
@@ -460,7 +463,8 @@ class Model:
         return scores
 
     def _lookup_greedy(
-        self, prompt_rest: list[int], source: list[int] | None, cancel: CancelToken, healer: healing.Healer | None = None
+        self, prompt_rest: list[int], source: list[int] | None, cancel: CancelToken,
+        healer: healing.Healer | None = None, probabilities: bool = False,
     ) -> Iterator[tuple[int, float]]:
         """Greedy tokens after the prompt, whose `prompt_rest` is not evaluated yet (it goes in
         the first batch, logits at its last token only), straight from the logits
@@ -476,8 +480,9 @@ class Model:
         for completions: on a CPU each extra position costs about a whole token (the output
         layer over the vocabulary dominates), so only long copies (fixes) gain.
 
-        Each token comes with its probability; while a `healer` constrains the choice, the
-        best allowed token is taken, its probability among the allowed ones."""
+        Each token comes with its probability (1.0 unless `probabilities`); while a `healer`
+        constrains the choice, the best allowed token is taken, its probability among the
+        allowed ones."""
         import numpy as np
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
@@ -501,10 +506,10 @@ class Model:
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(1 + len(guess), llm.n_vocab()))
             allowed = healer.allowed() if healer is not None else None
             if allowed is not None:  # healing: no drafts (they serve fixes only)
-                choice = int(allowed[logits[0][allowed].argmax()])
-                llm.n_tokens = n_past + len(pending)
-                yield choice, _probability(logits[0][allowed], int(logits[0][allowed].argmax()))
-                pending = [choice]
+                row = logits[0][allowed]
+                best_allowed = int(row.argmax())
+                yield int(allowed[best_allowed]), _probability(row, best_allowed) if probabilities else 1.0
+                pending = [int(allowed[best_allowed])]
                 continue
             best = logits.argmax(axis=1)
             agreed = 0
@@ -515,7 +520,7 @@ class Model:
                 llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
             out += pending[-1:]  # n-grams are looked up from the prompt's last token on
             for i, tok in enumerate([*guess[:agreed], int(best[agreed])]):
-                yield tok, _probability(logits[i], tok)
+                yield tok, _probability(logits[i], tok) if probabilities else 1.0
                 out.append(tok)
             pending = [out.pop()]  # the model's own next token: evaluated in the next batch
 
