@@ -49,27 +49,61 @@ def lex(language: str | None, text: str) -> list[Token]:
     pos = 0
     while (m := lexer.match(text, pos)) is not None:
         pos = m.end()
-        kind = m.lastgroup
-        if kind == "skip":
+        if m.lastgroup == "skip":
             continue
-        tok = m.group()
-        if tok == "/" and regex_ok and (not out or out[-1].kind in ("punct", "open") or out[-1].text in NOT_OPERANDS["javascript"]):
+        if m.group() == "/" and regex_ok and _regex_may_start(out):
             if (literal := _REGEX.match(text, m.start())) is not None:  # `/^'|'$/g`: no quotes, no brackets
                 out.append(Token("string", m.start(), literal.end(), literal.group()))
                 pos = literal.end()
                 continue
-        if kind == "string":
-            quote = next(ch for ch in tok if ch in "\"'`")
-            delim = quote * 3 if language == "python" and tok[tok.index(quote) :].startswith(quote * 3) else quote
-            body = tok[tok.index(quote) + len(delim) :]
-            escapes = len(body[: len(body) - len(delim)]) - len(body[: len(body) - len(delim)].rstrip("\\"))
-            closed = body.endswith(delim) and len(body) >= len(delim) and escapes % 2 == 0
-            out.append(Token("string", m.start(), m.end(), tok, closed))
-        elif kind == "punct":
-            out.append(Token("open" if tok in _OPENERS else "close" if tok in _CLOSERS else "punct", m.start(), m.end(), tok))
-        else:
-            out.append(Token(kind, m.start(), m.end(), tok))
+        out.append(_token(language, m))
     return out
+
+
+def _regex_may_start(before: list[Token]) -> bool:
+    """Whether a `/` after these tokens starts a regular expression literal: with no operand
+    before it (at the start, after an operator, a bracket or a keyword) it cannot divide."""
+    return not before or before[-1].kind in ("punct", "open") or before[-1].text in NOT_OPERANDS["javascript"]
+
+
+def _token(language: str | None, m: re.Match[str]) -> Token:
+    """The token a match of the language's lexer stands for: a bracket is told from other
+    punctuation, a string knows whether it is closed."""
+    kind, tok = m.lastgroup, m.group()
+    if kind == "string":
+        return Token("string", m.start(), m.end(), tok, _closed(language, tok))
+    if kind == "punct":
+        return Token("open" if tok in _OPENERS else "close" if tok in _CLOSERS else "punct", m.start(), m.end(), tok)
+    return Token(kind, m.start(), m.end(), tok)
+
+
+def _closed(language: str | None, string: str) -> bool:
+    """Whether a string token ends with its closing delimiter, not an escaped one: the lexer
+    ends an unterminated string at its line's (or a triple-quoted one at the text's) end."""
+    quote = next(ch for ch in string if ch in "\"'`")
+    delim = quote * 3 if language == "python" and string[string.index(quote) :].startswith(quote * 3) else quote
+    body = string[string.index(quote) + len(delim) :]
+    escapes = len(body[: len(body) - len(delim)]) - len(body[: len(body) - len(delim)].rstrip("\\"))
+    return body.endswith(delim) and len(body) >= len(delim) and escapes % 2 == 0
+
+
+def track_bracket(stack: list[str], tok: Token) -> int:
+    """Follow the brackets open through `tok`: an opener pushes the closer it needs (1), the
+    closer of the innermost open bracket pops it (-1); anything else leaves `stack` as it
+    was (0), a stray closer included."""
+    if tok.kind == "open":
+        stack.append(CLOSERS_BY_OPENER[tok.text])
+        return 1
+    if tok.kind == "close" and stack and stack[-1] == tok.text:
+        stack.pop()
+        return -1
+    return 0
+
+
+def unterminated(tok: Token, line: str) -> bool:
+    """Whether `tok` is a string missing its closing quote on `line` (not a docstring or a
+    template string running on past it)."""
+    return tok.kind == "string" and not tok.closed and tok.end <= len(line)
 
 
 @functools.cache
@@ -141,10 +175,7 @@ def scan_rows(language: str | None, lines: list[str], rows: list[int], tree: tre
         base = starts[row - top]
         out.setdefault(row, (list(stack), []))[1].append(
             Token(tok.kind, tok.start - base, tok.end - base, tok.text, tok.closed))
-        if tok.kind == "open":
-            stack.append(CLOSERS_BY_OPENER[tok.text])
-        elif tok.kind == "close" and stack and stack[-1] == tok.text:
-            stack.pop()
+        track_bracket(stack, tok)
     for r in range(row, bottom + 1):
         out.setdefault(r, (list(stack), []))
     return {r: Row(tuple(out[r][0]), tuple(out[r][1])) for r in rows if r in out}
