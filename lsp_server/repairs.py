@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from .lexer import CLOSERS_BY_OPENER, NOT_OPERANDS, Row, Token, object_key, operand_end, operand_start, scan_rows
+from .lexer import NOT_OPERANDS, Row, Token, object_key, operand_end, operand_start, scan_rows, track_bracket, unterminated
 from .syntax_errors import Checker
 
 MAX_CANDIDATES = 400  # parses per search (~0.3-2 ms each, incremental)
@@ -34,6 +34,7 @@ KEYWORDS["typescript"] = KEYWORDS["tsx"] = KEYWORDS["javascript"] + ["interface"
 _BLOCK_KEYWORDS = {"if", "elif", "else", "for", "while", "def", "class", "with", "try", "except", "finally", "async",
                    "match", "case"}
 _SEMICOLON_LANGUAGES = {"c", "cpp", "java", "rust", "javascript", "typescript", "tsx"}
+_JS_LANGUAGES = ("javascript", "typescript", "tsx")
 
 
 @dataclass(frozen=True)
@@ -57,56 +58,116 @@ def insertions(language: str | None, line: str, scanned: Row, next_token: Token 
     tokens = scanned.tokens
     if not tokens:
         return []
-    not_ops = NOT_OPERANDS.get(language or "", set())
     out: list[tuple[int, str]] = []
     stack = list(scanned.stack)
     padded: list[bool] = [False] * len(stack)  # `{ a`: its closer goes in as ` }`
-    first_word = tokens[0].text
     for i, tok in enumerate(tokens):
-        if tok.kind == "open":
-            stack.append(CLOSERS_BY_OPENER[tok.text])
-            padded.append(tok.end < len(line) and line[tok.end] == " " and i + 1 < len(tokens))
-        elif tok.kind == "close" and stack and stack[-1] == tok.text:
-            stack.pop()
+        moved = track_bracket(stack, tok)
+        if moved > 0:
+            padded.append(_spaced_inside(line, tokens, i))
+        elif moved < 0:
             padded.pop()
-        if tok.kind == "string" and not tok.closed and tok.end <= len(line):  # not a docstring running on
-            quote = next(ch for ch in tok.text if ch in "\"'`")
-            spots = [j for j in range(tok.start + tok.text.index(quote) + 1, tok.end + 1)
-                     if j == tok.end or not (line[j - 1].isalnum() and line[j].isalnum())]
-            out += [(j, quote) for j in spots[-QUOTE_SPOTS:]]
+        if unterminated(tok, line):
+            out += _closing_quotes(line, tok)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        at = tok.end
-        if nxt is not None and nxt.start - at >= 2 and not line[at : nxt.start].strip():
-            at += 1  # `{ a  = x`: the dropped token had a space on each side
-        ends_operand = operand_end(language, tok)
-        if stack and (ends_operand or tok.kind == "open"):
-            gap = (nxt.start if nxt is not None else len(line)) - tok.end  # blanks after the token
-            if padded[-1] and tok.kind != "open":  # `{ a`: `{ a }`, into the blank the closer left
-                out.append((tok.end + 1, stack[-1]) if gap else (tok.end, " " + stack[-1]))
-            else:
-                out.append((at, stack[-1]))
-        key = object_key(language, tokens, i, stack)
-        if nxt is not None and (ends_operand or key) and operand_start(language, nxt):
-            # `retrun x` is no tuple `retrun, x`; `a b = f()` is `a, b = f()`
-            if stack or i > 0 or any(t.text == "=" for t in tokens[2:]):
-                out.append((at, ","))
-            if stack and stack[-1] in "}]" and language == "python" or stack and stack[-1] == "}":
-                out.append((at, ":"))
-            elif language in ("javascript", "typescript", "tsx") and any(t.text == "?" for t in tokens[:i]):
-                out.append((at, ":"))
-        elif nxt is not None and tok.text == "*" and i > 0 and tokens[i - 1].text in ",(" and nxt.kind == "word":
-            out.append((at, ","))  # `def f(a, * b)`: the bare `*` before keyword-only parameters
-        if nxt is None:  # the end of the row's code
-            if language == "python" and not stack and first_word in _BLOCK_KEYWORDS and tok.text != ":":
-                out.append((at, ":"))
-            if language in ("javascript", "typescript", "tsx") and first_word in ("case", "default") and tok.text != ":":
-                out.append((at, ":"))
-            if language in _SEMICOLON_LANGUAGES and not stack and (ends_operand or tok.text in ")]") and \
-                    first_word not in not_ops | {"}"}:
-                out.append((at, ";"))
-            if stack and ends_operand and next_token is not None and operand_start(language, next_token):
-                out.append((at, ","))  # one element per line: the comma at its end
+        at = _dropped_at(line, tok, nxt)
+        if stack and (operand_end(language, tok) or tok.kind == "open"):
+            out.append(_closer(line, tok, nxt, at, stack[-1], padded[-1]))
+        if nxt is not None:
+            out += _separators(language, tokens, i, at, stack)
+        else:
+            out += _row_end(language, tokens, at, stack, next_token)
     return list(dict.fromkeys((col, tok) for col, tok in out if col <= len(line)))  # not past a string's line
+
+
+def _spaced_inside(line: str, tokens: tuple[Token, ...], i: int) -> bool:
+    """Whether the opener tokens[i] is followed by a blank and more code (`{ a`): its closer
+    is then spaced the same way (`{ a }`)."""
+    tok = tokens[i]
+    return tok.end < len(line) and line[tok.end] == " " and i + 1 < len(tokens)
+
+
+def _closing_quotes(line: str, tok: Token) -> list[tuple[int, str]]:
+    """Where an unterminated string's closing quote may go: anywhere after its opening quote
+    but inside a word, the last QUOTE_SPOTS places."""
+    quote = next(ch for ch in tok.text if ch in "\"'`")
+    spots = [j for j in range(tok.start + tok.text.index(quote) + 1, tok.end + 1)
+             if j == tok.end or not (line[j - 1].isalnum() and line[j].isalnum())]
+    return [(j, quote) for j in spots[-QUOTE_SPOTS:]]
+
+
+def _dropped_at(line: str, tok: Token, nxt: Token | None) -> int:
+    """The column a token dropped after `tok` was at: right after it, or one blank further
+    when blanks were left on both sides of it (`{ a  = x`)."""
+    if nxt is not None and nxt.start - tok.end >= 2 and not line[tok.end : nxt.start].strip():
+        return tok.end + 1
+    return tok.end
+
+
+def _closer(line: str, tok: Token, nxt: Token | None, at: int, closer: str, padded: bool) -> tuple[int, str]:
+    """The innermost open bracket's closer after `tok`, spaced as its opener was: `{ a`
+    becomes `{ a }`, into the blank the dropped closer left when there is one."""
+    if padded and tok.kind != "open":
+        gap = (nxt.start if nxt is not None else len(line)) - tok.end  # blanks after the token
+        return (tok.end + 1, closer) if gap else (tok.end, " " + closer)
+    return (at, closer)
+
+
+def _separators(language: str | None, tokens: tuple[Token, ...], i: int, at: int, stack: list[str]) -> list[tuple[int, str]]:
+    """A comma or colon between tokens[i] and the next token: two operands side by side (or
+    an object's key and its value), or the bare `*` before keyword-only parameters."""
+    tok, nxt = tokens[i], tokens[i + 1]
+    if (operand_end(language, tok) or object_key(language, tokens, i, stack)) and operand_start(language, nxt):
+        out = []
+        # `retrun x` is no tuple `retrun, x`; `a b = f()` is `a, b = f()`
+        if stack or i > 0 or any(t.text == "=" for t in tokens[2:]):
+            out.append((at, ","))
+        if _colon_between(language, tokens, i, stack):
+            out.append((at, ":"))
+        return out
+    if tok.text == "*" and i > 0 and tokens[i - 1].text in ",(" and nxt.kind == "word":
+        return [(at, ",")]  # `def f(a, * b)`
+    return []
+
+
+def _colon_between(language: str | None, tokens: tuple[Token, ...], i: int, stack: list[str]) -> bool:
+    """Whether two operands side by side may be missing a ':': inside an object or dict
+    (a key and its value), a Python subscript (a slice), or after a JS ternary's `?`."""
+    if stack and stack[-1] in "}]" and language == "python" or stack and stack[-1] == "}":
+        return True
+    return language in _JS_LANGUAGES and any(t.text == "?" for t in tokens[:i])
+
+
+def _row_end(language: str | None, tokens: tuple[Token, ...], at: int, stack: list[str],
+             next_token: Token | None) -> list[tuple[int, str]]:
+    """What the end of a row's code may be missing: a block header's ':', a statement's ';',
+    or (one element per line, the next one on the next code row) a comma."""
+    out = []
+    if _header_without_colon(language, tokens, stack):
+        out.append((at, ":"))
+    if _statement_without_semicolon(language, tokens, stack):
+        out.append((at, ";"))
+    if stack and operand_end(language, tokens[-1]) and next_token is not None and operand_start(language, next_token):
+        out.append((at, ","))
+    return out
+
+
+def _header_without_colon(language: str | None, tokens: tuple[Token, ...], stack: list[str]) -> bool:
+    """A block's header not ending in ':': Python's `if x`, `def f()`, a JS `case 1`."""
+    if tokens[-1].text == ":":
+        return False
+    if language == "python":
+        return not stack and tokens[0].text in _BLOCK_KEYWORDS
+    return language in _JS_LANGUAGES and tokens[0].text in ("case", "default")
+
+
+def _statement_without_semicolon(language: str | None, tokens: tuple[Token, ...], stack: list[str]) -> bool:
+    """A statement in a language that ends statements with ';': no bracket left open, its
+    code ending in an operand (or a call, a subscript), not starting with a keyword or `}`."""
+    if language not in _SEMICOLON_LANGUAGES or stack:
+        return False
+    last, first = tokens[-1], tokens[0].text
+    return (operand_end(language, last) or last.text in ")]") and first not in NOT_OPERANDS.get(language or "", set()) | {"}"}
 
 
 def small_edits(language: str | None, line: str, prev: str | None) -> list[tuple[str, str]]:
@@ -207,33 +268,18 @@ def _syntax_proposals(language, lines, row, checker: Checker):
     the rows worth searching: the ones at a parser's own location first, then insertions
     nearest the diagnostic (a closer at the end of the line before one further in), then the
     other edits. Without a model to rank them (a remote engine), the first is taken."""
-    near = lambda r: abs(r - row) <= LOCATED_ROWS  # noqa: E731
-    located_spots: set[tuple[int, int, str]] = set()  # (row, column, token) a parser suggested
-    located_rows = []
-    source = checker.source
-    for p in checker.before.tree:
-        r = source.count(b"\n", 0, p.start_byte)
-        if p.message.startswith("missing '") and p.start_byte == p.end_byte and near(r):
-            col = len(source[checker.starts[r] : p.start_byte].decode("utf-8", "replace"))
-            located_spots.add((r, col, p.message[len("missing '") : -1]))
-            located_rows.append(r)
-    compiler = checker.before.compiler
-    if compiler is not None and near(r := source.count(b"\n", 0, compiler.start_byte)):
-        located_rows.append(r)
-    scanned = scan_rows(language, lines, [r for r in range(row - SCAN_ABOVE, row + LOCATED_ROWS + 6) if 0 <= r < len(lines)],
-                        checker.tree)
+    located_spots, located_rows = _parser_locations(checker, row)
+    near = [r for r in range(row - SCAN_ABOVE, row + LOCATED_ROWS + 6) if 0 <= r < len(lines)]
+    scanned = scan_rows(language, lines, near, checker.tree)
     rows = search_rows(lines, row, located_rows, scanned)
     order = {r: i for i, r in enumerate(rows)}
     proposals = []  # (sort key, row, new line, title, located)
     inserted: set[tuple[int, int, str]] = set()
     for r in rows:
-        nxt = next((scanned[n].tokens[0] for n in range(r + 1, r + 6) if n in scanned and scanned[n].tokens), None)
         line = lines[r]
-        for col, tok in insertions(language, line, scanned[r], nxt):
+        for col, tok in insertions(language, line, scanned[r], _next_code_token(scanned, r)):
             inserted.add((r, col, tok.strip()))
-            located = (r, col, tok.strip()) in located_spots
-            key = (not located, 0, order[r], -col if tok.strip() in ")]}" else col)
-            proposals.append((key, r, line[:col] + tok + line[col:], f"insert '{tok.strip()}'", located))
+            proposals.append(_insertion(r, line, col, tok, order[r], (r, col, tok.strip()) in located_spots))
         for new, title in small_edits(language, line, lines[r - 1] if r > 0 else None):
             proposals.append(((True, 1, order[r], 0), r, new, title, False))
     for r, col, tok in located_spots - inserted:  # what tree-sitter says is missing, where it says
@@ -241,3 +287,36 @@ def _syntax_proposals(language, lines, row, checker: Checker):
             proposals.append(((False, 0, order[r], 0), r, lines[r][:col] + tok + lines[r][col:], f"insert '{tok}'", True))
     proposals.sort(key=lambda p: p[0])
     return [p[1:] for p in proposals]
+
+
+def _parser_locations(checker: Checker, row: int) -> tuple[set[tuple[int, int, str]], list[int]]:
+    """The (row, column, token) tree-sitter says is missing, and the rows it or the compiler
+    pointed to: only near the diagnostic's row (further away they are not trusted)."""
+    near = lambda r: abs(r - row) <= LOCATED_ROWS  # noqa: E731
+    spots: set[tuple[int, int, str]] = set()
+    rows = []
+    source = checker.source
+    for p in checker.before.tree:
+        r = source.count(b"\n", 0, p.start_byte)
+        if p.message.startswith("missing '") and p.start_byte == p.end_byte and near(r):
+            col = len(source[checker.starts[r] : p.start_byte].decode("utf-8", "replace"))
+            spots.add((r, col, p.message[len("missing '") : -1]))
+            rows.append(r)
+    compiler = checker.before.compiler
+    if compiler is not None and near(r := source.count(b"\n", 0, compiler.start_byte)):
+        rows.append(r)
+    return spots, rows
+
+
+def _next_code_token(scanned: dict[int, Row], row: int) -> Token | None:
+    """The first token of the next code row (within five rows), where a comma at the end of
+    `row` would be followed by the next element."""
+    return next((scanned[n].tokens[0] for n in range(row + 1, row + 6) if n in scanned and scanned[n].tokens), None)
+
+
+def _insertion(row: int, line: str, col: int, tok: str, rank: int, located: bool) -> tuple:
+    """An insertion as a sortable proposal: at a parser's own location first, then by row
+    (`rank`, the nearest the diagnostic first), then a closer at the end of the line before
+    one further in, other tokens from the left."""
+    key = (not located, 0, rank, -col if tok.strip() in ")]}" else col)
+    return key, row, line[:col] + tok + line[col:], f"insert '{tok.strip()}'", located
