@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tree_sitter
 
-from .lexer import CLOSERS_BY_OPENER, Row, Token, object_key, operand_end, operand_start, scan_rows
+from .lexer import Row, Token, object_key, operand_end, operand_start, scan_rows, track_bracket, unterminated
 from .repairs import insertions
 from .syntax_errors import Checker, Problem, line_starts
 
@@ -54,38 +54,65 @@ def _unfinished_spots(language: str | None, line: str, scanned: Row) -> list[tup
     if not tokens:
         return []
     out: list[tuple[int, int, str]] = []
-    depth = len(scanned.stack)
     stack = list(scanned.stack)
     for i, tok in enumerate(tokens):
-        if tok.kind == "open":
-            stack.append(CLOSERS_BY_OPENER[tok.text])
-        elif tok.kind == "close" and stack and stack[-1] == tok.text:
-            stack.pop()
-        if tok.kind == "string" and not tok.closed and tok.end <= len(line):
-            # the quote at the end of the line, or before a bracket or punctuation inside (`'a])`)
-            opening = tok.start + tok.text.index(quote := next(ch for ch in tok.text if ch in "\"'`"))
-            inside = [j for j in range(tok.end - 1, opening, -1) if line[j] in ")]},;." and line[j - 1] != " "]
-            out += [(0, tok.end, quote)] + [(0, j, quote) for j in inside[:QUOTE_TRIES]]
-        nxt: Token | None = tokens[i + 1] if i + 1 < len(tokens) else None
-        # two operands side by side (`registry reg`, `f(a b)`); not a call `f (x)` nor strings Python joins
-        key = object_key(language, tokens, i, stack)
-        if nxt is not None and nxt.kind in ("word", "number", "string") and (operand_end(language, tok) or key) and \
-                operand_start(language, nxt) and not (tok.kind == "string" and nxt.kind == "string") and \
-                tok.text not in _SOFT_KEYWORDS:
+        track_bracket(stack, tok)
+        if unterminated(tok, line):
+            out += _quote_spots(line, tok)
+        if i + 1 < len(tokens) and _operands_side_by_side(language, tokens, i, stack):
             out += [(2, tok.end, ","), (2, tok.end, ":")]
+    out += _closers_left_open(language, line, scanned, len(stack))
+    return [spot for spot in out if spot[1] <= len(line)]
+
+
+def _quote_spots(line: str, tok: Token) -> list[tuple[int, int, str]]:
+    """Spots of kind 0 for an unterminated string: its quote at the end of the line, or
+    before a bracket or punctuation inside it (`'a])`)."""
+    opening = tok.start + tok.text.index(quote := next(ch for ch in tok.text if ch in "\"'`"))
+    inside = [j for j in range(tok.end - 1, opening, -1) if line[j] in ")]},;." and line[j - 1] != " "]
+    return [(0, tok.end, quote)] + [(0, j, quote) for j in inside[:QUOTE_TRIES]]
+
+
+def _operands_side_by_side(language: str | None, tokens: tuple[Token, ...], i: int, stack: list[str]) -> bool:
+    """Whether tokens[i] and the next are two operands side by side (`registry reg`,
+    `f(a b)`, an object's key and value): not a call `f (x)`, nor strings Python joins, nor
+    a contextual keyword before a name (`static foo`)."""
+    tok, nxt = tokens[i], tokens[i + 1]
+    return nxt.kind in ("word", "number", "string") and (operand_end(language, tok) or object_key(language, tokens, i, stack)) \
+        and operand_start(language, nxt) and not (tok.kind == "string" and nxt.kind == "string") \
+        and tok.text not in _SOFT_KEYWORDS
+
+
+def _closers_left_open(language: str | None, line: str, scanned: Row, depth_after: int) -> list[tuple[int, int, str]]:
+    """Spots of kinds 1 and 3 for the brackets a line leaves open (`depth_after` deep at its
+    end): when the line does not end opening more, the innermost closer at the end (1) and
+    the others further back (3); when it does, a `]` / `}` left open before them (3)."""
+    tokens = scanned.tokens
+    depth = len(scanned.stack)
+    trailing = _trailing_openers(tokens)
+    if depth_after > depth and trailing == len(tokens):
+        closers = _closers(language, line, scanned, ")]}", len(line))
+        return [(1 if i == 0 else 3, col, tok) for i, (col, tok) in enumerate(closers)]
+    if trailing < len(tokens) and _opened(scanned.stack, tokens[:trailing], "]}") > depth:
+        # `const [a, b = await all([`: a pattern or literal left open before the call that starts
+        return [(3, col, tok) for col, tok in _closers(language, line, scanned, "]}", tokens[trailing].start)]
+    return []
+
+
+def _trailing_openers(tokens: tuple[Token, ...]) -> int:
+    """Where the run of opening brackets a line ends with starts (`foo(`, `) {`: a block or
+    a literal begins); len(tokens) when it ends with none."""
     trailing = len(tokens)
     while trailing > 0 and tokens[trailing - 1].kind == "open":
         trailing -= 1
-    if len(stack) > depth and trailing == len(tokens):
-        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None) if tok.strip() in ")]}"), reverse=True)
-        out += [(1 if i == 0 else 3, col, tok) for i, (col, tok) in enumerate(closers)]
-    elif trailing < len(tokens) and _opened(scanned.stack, tokens[:trailing], "]}") > depth:
-        # `const [a, b = await all([`: a pattern or literal left open before the call that starts
-        limit = tokens[trailing].start
-        closers = sorted(((col, tok) for col, tok in insertions(language, line, scanned, None)
-                          if tok.strip() in "]}" and col <= limit), reverse=True)
-        out += [(3, col, tok) for col, tok in closers]
-    return [spot for spot in out if spot[1] <= len(line)]
+    return trailing
+
+
+def _closers(language: str | None, line: str, scanned: Row, kinds: str, limit: int) -> list[tuple[int, str]]:
+    """The closers among `kinds` that repairs would insert on the line at or before column
+    `limit`, the rightmost first."""
+    return sorted(((col, tok) for col, tok in insertions(language, line, scanned, None)
+                   if tok.strip() in kinds and col <= limit), reverse=True)
 
 
 def _opened(stack: tuple[str, ...], tokens: tuple[Token, ...], closers: str) -> int:
@@ -94,10 +121,7 @@ def _opened(stack: tuple[str, ...], tokens: tuple[Token, ...], closers: str) -> 
     stack = list(stack)
     depth = len(stack)
     for tok in tokens:
-        if tok.kind == "open":
-            stack.append(CLOSERS_BY_OPENER[tok.text])
-        elif tok.kind == "close" and stack and stack[-1] == tok.text:
-            stack.pop()
+        track_bracket(stack, tok)
     return len(stack[:depth]) + sum(c in closers for c in stack[depth:])
 
 
