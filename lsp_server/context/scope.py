@@ -49,63 +49,100 @@ def local_window(
     """Lines [first, last) around the cursor line: the enclosing syntax node whole while it
     fits (function, then class, then outward), else as many of its children, nearest first,
     as fit — never a piece of a statement when the tree can say where one ends."""
-    n_lines = len(costs.lines)
-    first, last = cursor_line, cursor_line + 1
-    used_before = used_after = 0
-    if tree is not None:
-        node: tree_sitter.Node | None = node_at(tree, byte)
-        while node is not None:
-            a, b = node.start_point.row, min(n_lines, node.end_point.row + 1)
-            before = costs.span(a, first) if a < first else 0
-            after = costs.span(last, b) if b > last else 0
-            if used_before + before <= prefix_budget and used_after + after <= suffix_budget:
-                first, last = min(first, a), max(last, b)  # the whole node fits
-                used_before += before
-                used_after += after
-                node = node.parent
-                continue
-            # Too big: take its children around the window, nearest first; above the cursor a
-            # child that does not fit whole is opened up (its own children: the end of the
-            # function above, statement by statement).
-            children = [c for c in node.children if c.end_point.row >= c.start_point.row]
-            above = [c for c in reversed(children) if c.end_point.row < first]
-            below = [c for c in children if c.start_point.row >= last]
-            up = down = True
-            while up or down:
-                for _ in range(PREFIX_SHARE):
-                    if not (up and above):
-                        up = False
-                        break
-                    c = above.pop(0)
-                    cost = costs.span(c.start_point.row, first)
-                    if used_before + cost <= prefix_budget:
-                        used_before += cost
-                        first = c.start_point.row
-                    elif c.start_point.row < c.end_point.row and c.children:
-                        above[:0] = [k for k in reversed(c.children) if k.end_point.row < first]
-                    else:
-                        up = False
-                if down and below:
-                    c = below.pop(0)
-                    end = min(n_lines, c.end_point.row + 1)
-                    cost = costs.span(last, end) if end > last else 0
-                    if used_after + cost <= suffix_budget:
-                        used_after += cost
-                        last = max(last, end)
-                    else:  # below, only whole nodes: a header without its body says little
-                        down = False
-                else:
-                    down = False
-            break
-        return first, last
-    # No tree (plain text): whole lines, nearest first.
-    while first > 0 and used_before + costs.line(first - 1) <= prefix_budget:
-        first -= 1
-        used_before += costs.line(first)
-    while last < n_lines and used_after + costs.line(last) <= suffix_budget:
-        used_after += costs.line(last)
-        last += 1
-    return first, last
+    window = _Window(costs, cursor_line, prefix_budget, suffix_budget)
+    if tree is None:
+        window.take_lines()
+        return window.first, window.last
+    node: tree_sitter.Node | None = node_at(tree, byte)
+    while node is not None and window.take_whole(node):
+        node = node.parent
+    if node is not None:
+        _take_children(window, node)
+    return window.first, window.last
+
+
+class _Window:
+    """Lines [first, last) around the cursor line, grown one piece at a time while the lines
+    added above it fit the prefix budget and those below the suffix budget."""
+
+    def __init__(self, costs: LineCosts, cursor_line: int, prefix_budget: int, suffix_budget: int) -> None:
+        self.costs = costs
+        self.first, self.last = cursor_line, cursor_line + 1
+        self.prefix_budget, self.suffix_budget = prefix_budget, suffix_budget
+        self.used_before = self.used_after = 0
+
+    def take_whole(self, node: tree_sitter.Node) -> bool:
+        """Widen to all of `node`'s lines if both sides fit; else take nothing."""
+        a, b = node.start_point.row, min(len(self.costs.lines), node.end_point.row + 1)
+        before, after = self.costs.span(a, self.first), self.costs.span(self.last, b)
+        if self.used_before + before > self.prefix_budget or self.used_after + after > self.suffix_budget:
+            return False
+        self.first, self.last = min(self.first, a), max(self.last, b)
+        self.used_before += before
+        self.used_after += after
+        return True
+
+    def take_above(self, row: int) -> bool:
+        """Start at `row` (above the window) if the lines it adds fit."""
+        cost = self.costs.span(row, self.first)
+        if self.used_before + cost > self.prefix_budget:
+            return False
+        self.used_before += cost
+        self.first = row
+        return True
+
+    def take_below(self, end: int) -> bool:
+        """End before `end` (below the window) if the lines it adds fit."""
+        cost = self.costs.span(self.last, end)
+        if self.used_after + cost > self.suffix_budget:
+            return False
+        self.used_after += cost
+        self.last = max(self.last, end)
+        return True
+
+    def take_lines(self) -> None:
+        """Without a tree (plain text): whole lines, nearest first."""
+        while self.first > 0 and self.take_above(self.first - 1):
+            pass
+        while self.last < len(self.costs.lines) and self.take_below(self.last + 1):
+            pass
+
+
+def _take_children(window: _Window, node: tree_sitter.Node) -> None:
+    """`node` is too big: take its children around the window, nearest first, PREFIX_SHARE
+    above for each one below, each side until one does not fit."""
+    children = [c for c in node.children if c.end_point.row >= c.start_point.row]
+    above = [c for c in reversed(children) if c.end_point.row < window.first]
+    below = [c for c in children if c.start_point.row >= window.last]
+    up = down = True
+    while up or down:
+        up = up and _take_above(window, above)
+        down = down and _take_below(window, below)
+
+
+def _take_above(window: _Window, above: list[tree_sitter.Node]) -> bool:
+    """Up to PREFIX_SHARE of the nodes above the window, nearest first; one that does not fit
+    whole is opened up (its own children: the end of the function above, statement by
+    statement). False once none is left or one neither fits nor opens."""
+    for _ in range(PREFIX_SHARE):
+        if not above:
+            return False
+        c = above.pop(0)
+        if window.take_above(c.start_point.row):
+            continue
+        if not (c.start_point.row < c.end_point.row and c.children):
+            return False
+        above[:0] = [k for k in reversed(c.children) if k.end_point.row < window.first]
+    return True
+
+
+def _take_below(window: _Window, below: list[tree_sitter.Node]) -> bool:
+    """The next node below the window, whole only (a header without its body says little).
+    False once none is left or it does not fit."""
+    if not below:
+        return False
+    c = below.pop(0)
+    return window.take_below(min(len(window.costs.lines), c.end_point.row + 1))
 
 
 def enclosing_scopes(language: str | None, tree: tree_sitter.Tree | None, byte: int) -> list[tree_sitter.Node]:
