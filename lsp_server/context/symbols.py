@@ -76,7 +76,28 @@ def extract_definitions(language: str | None, tree: tree_sitter.Tree | None, sou
     """Every definition tags.scm finds in the tree, in file order."""
     if tree is None or language is None:
         return []
-    found: list[tuple[tree_sitter.Node, tree_sitter.Node, str]] = []
+    found = _tagged(language, tree)
+    result: list[Definition] = []
+    seen: set[tuple[int, int]] = set()
+    open_containers: list[tuple[int, Definition]] = []  # (end byte, definition)
+    for i, (node, name_node, kind) in enumerate(found):
+        if (node.start_byte, name_node.start_byte) in seen:
+            continue
+        seen.add((node.start_byte, name_node.start_byte))
+        while open_containers and open_containers[-1][0] <= node.start_byte:
+            open_containers.pop()
+        container = open_containers[-1][1].signature if open_containers else ""
+        members = _members(found, i) if kind in CONTAINER_KINDS else []
+        result.append(_definition(language, source, path, node, name_node, kind, members, container))
+        if kind in CONTAINER_KINDS:
+            open_containers.append((node.end_byte, result[-1]))
+    return result
+
+
+def _tagged(language: str, tree: tree_sitter.Tree) -> list[tuple[tree_sitter.Node, tree_sitter.Node, str]]:
+    """(definition node, name node, kind) of each tags.scm match that has both, in file
+    order, an outer definition before the ones inside it."""
+    found = []
     for _, caps in captures(language, "tags", tree.root_node):
         names = caps.get("name")
         defs = [(k.removeprefix("definition."), nodes[0]) for k, nodes in caps.items() if k.startswith("definition.")]
@@ -85,42 +106,38 @@ def extract_definitions(language: str | None, tree: tree_sitter.Tree | None, sou
         kind, node = defs[0]
         found.append((node, names[0], kind))
     found.sort(key=lambda t: (t[0].start_byte, -t[0].end_byte))
-    result: list[Definition] = []
-    seen: set[tuple[int, int]] = set()
-    open_containers: list[tuple[int, Definition]] = []  # (end byte, definition)
-    for i, (node, name_node, kind) in enumerate(found):
-        if (node.start_byte, name_node.start_byte) in seen:
-            continue
-        seen.add((node.start_byte, name_node.start_byte))
-        members = []
-        if kind in CONTAINER_KINDS:  # found is in file order: its members follow it
-            for n, _, _ in found[i + 1 :]:
-                if n.start_byte >= node.end_byte:
-                    break
-                members.append(n)
-        name_line = name_node.start_point.row
-        line_start = source.rfind(b"\n", 0, name_node.start_byte) + 1
-        line_end = source.find(b"\n", name_node.start_byte)
-        signature = source[line_start : line_end if line_end >= 0 else len(source)].decode("utf-8", "replace").strip()
-        while open_containers and open_containers[-1][0] <= node.start_byte:
-            open_containers.pop()
-        container = open_containers[-1][1].signature if open_containers else ""
-        result.append(
-            Definition(
-                name=source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace"),
-                kind=kind,
-                path=path,
-                start_line=node.start_point.row,
-                end_line=node.end_point.row,
-                name_line=name_line,
-                signature=signature,
-                snippet=render(source, node, kind, language, members),
-                container=container,
-            )
-        )
-        if kind in CONTAINER_KINDS:
-            open_containers.append((node.end_byte, result[-1]))
-    return result
+    return found
+
+
+def _members(found: list[tuple[tree_sitter.Node, tree_sitter.Node, str]], i: int) -> list[tree_sitter.Node]:
+    """The definitions inside found[i]: `found` is in file order, so they follow it."""
+    members = []
+    for n, _, _ in found[i + 1 :]:
+        if n.start_byte >= found[i][0].end_byte:
+            break
+        members.append(n)
+    return members
+
+
+def _definition(
+    language: str, source: bytes, path: str, node: tree_sitter.Node, name_node: tree_sitter.Node, kind: str,
+    members: list[tree_sitter.Node], container: str,
+) -> Definition:
+    """A definition as a prompt shows it: its signature (the name's line) and rendering."""
+    line_start = source.rfind(b"\n", 0, name_node.start_byte) + 1
+    line_end = source.find(b"\n", name_node.start_byte)
+    signature = source[line_start : line_end if line_end >= 0 else len(source)].decode("utf-8", "replace").strip()
+    return Definition(
+        name=source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace"),
+        kind=kind,
+        path=path,
+        start_line=node.start_point.row,
+        end_line=node.end_point.row,
+        name_line=name_node.start_point.row,
+        signature=signature,
+        snippet=render(source, node, kind, language, members),
+        container=container,
+    )
 
 
 class SymbolIndex:
