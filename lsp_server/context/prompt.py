@@ -356,39 +356,64 @@ def _choose_definitions(
     for d in own:
         own_by_name.setdefault(d.name, []).append(d)
     visible = {d.name for d in own if window[0] <= d.name_line < window[1]}  # already in the window
-    names = _wanted_names(snap, byte, row, own)
-    chosen: list[tuple[Definition, bool]] = []
-    taken: set[tuple[str, int]] = set()
-    headers: set[tuple[str, str]] = set()  # (file, container) headers already paid for
-    used = 0
-    for name in names:
+    picks = _Picks(snap, row, count_tokens, budget)
+    for name in _wanted_names(snap, byte, row, own):
         if name in visible:
             continue
         # this file's own definition is the likely one; else the nearest files' (at most one
         # for a name defined all over the workspace: which one is meant is a guess)
-        candidates = own_by_name.get(name) or (
-            [d for d in symbols.lookup(name, snap.uri) if d.path != snap.uri] if symbols is not None else []
-        )
+        candidates = own_by_name.get(name) or _elsewhere(symbols, name, snap.uri)
         per_name = PER_NAME if len(candidates) <= PER_NAME + 1 else 1
         shown = 0
         for d in candidates:
-            if shown >= per_name or used >= budget:
+            if shown >= per_name or picks.full:
                 break
-            key = (d.path, d.start_line)
-            if key in taken or (d.path == snap.uri and d.start_line <= row <= d.end_line):
-                continue  # shown already, or the definition the cursor is in
-            header = (d.path, d.container)
-            extra = 0 if header in headers else count_tokens(d.path) + 4 + (count_tokens(d.container) if d.container else 0)
-            whole = used < budget * FULL_SHARE
-            cost = count_tokens((d.snippet if whole else _signature_line(d, snap.language)) + "\n\n") + extra
-            if used + cost > budget:
-                continue
-            used += cost
-            taken.add(key)
-            headers.add(header)
-            chosen.append((d, whole))
-            shown += 1
-    return chosen
+            if picks.take(d):
+                shown += 1
+    return picks.chosen
+
+
+def _elsewhere(symbols: Symbols | None, name: str, uri: str) -> list[Definition]:
+    """The definitions of `name` in other files, the nearest first."""
+    return [d for d in symbols.lookup(name, uri) if d.path != uri] if symbols is not None else []
+
+
+class _Picks:
+    """The definitions chosen so far under a budget: each costs its text, and its file's
+    (and class's) header the first time one from there is shown."""
+
+    def __init__(self, snap: Snapshot, row: int, count_tokens: CountTokens, budget: int) -> None:
+        self._snap, self._row, self._count, self._budget = snap, row, count_tokens, budget
+        self.used = 0
+        self.chosen: list[tuple[Definition, bool]] = []
+        self._taken: set[tuple[str, int]] = set()
+        self._headers: set[tuple[str, str]] = set()  # (file, container) headers already paid for
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self._budget
+
+    def take(self, d: Definition) -> bool:
+        """Choose `d` if it is new, not the definition the cursor is in, and fits: whole
+        while the first FULL_SHARE of the budget is being spent, one signature line after."""
+        key = (d.path, d.start_line)
+        if key in self._taken or (d.path == self._snap.uri and d.start_line <= self._row <= d.end_line):
+            return False
+        header = (d.path, d.container)
+        extra = 0 if header in self._headers else self._header_cost(d)
+        whole = self.used < self._budget * FULL_SHARE
+        cost = self._count((d.snippet if whole else _signature_line(d, self._snap.language)) + "\n\n") + extra
+        if self.used + cost > self._budget:
+            return False
+        self.used += cost
+        self._taken.add(key)
+        self._headers.add(header)
+        self.chosen.append((d, whole))
+        return True
+
+    def _header_cost(self, d: Definition) -> int:
+        """A file's label line (and its class's signature) above its first definition shown."""
+        return self._count(d.path) + 4 + (self._count(d.container) if d.container else 0)
 
 
 def _chunks(defs: list[tuple[Definition, bool]], label: Callable[[str], str], language: str | None) -> tuple[Chunk, ...]:
