@@ -219,6 +219,7 @@ def _pull(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .config import Settings
 
+    defaults = Settings()  # the settings' defaults are the options' (written once, in config.py)
     parser = argparse.ArgumentParser(prog="sokuji", description="Code completions from a local GGUF model, over LSP.")
     sub = parser.add_subparsers(dest="command")
 
@@ -233,13 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--line", type=int, required=True, help="1-based line")
     comp.add_argument("--col", type=int, required=True, help="1-based column, in characters")
     comp.add_argument("--model", help="GGUF file, catalog name or REPO/FILE (default: the embedded model)")
-    comp.add_argument("--max-tokens", type=int, default=64)
-    comp.add_argument("--time-budget-ms", type=int, default=3000, help="stop generating after this long")
-    comp.add_argument("--gpu-layers", type=int, default=None, help="layers on the GPU (default: all when there is one)")
-    comp.add_argument("--context-size", type=int, default=4096)
+    comp.add_argument("--max-tokens", type=int, default=defaults.max_tokens)
+    comp.add_argument("--time-budget-ms", type=int, default=defaults.time_budget_ms, help="stop generating after this long")
+    comp.add_argument("--gpu-layers", type=int, default=defaults.gpu_layers, help="layers on the GPU (default: all when there is one)")
+    comp.add_argument("--context-size", type=int, default=defaults.context_size)
     comp.add_argument("--workspace", default=".", help="folder whose definitions the prompt may show (default: the current one)")
     comp.add_argument("--no-token-healing", action="store_true", help="leave a partial word at the cursor as it is")
-    comp.add_argument("--min-confidence", type=float, default=Settings().min_confidence,
+    comp.add_argument("--min-confidence", type=float, default=defaults.min_confidence,
                       help="hide a suggestion the model is less sure of (0 = show everything)")
     comp.set_defaults(func=_complete)
 
@@ -247,11 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     ctx.add_argument("file")
     ctx.add_argument("--line", type=int, required=True, help="0-based line, as in LSP")
     ctx.add_argument("--col", type=int, required=True, help="0-based column, in characters")
-    ctx.add_argument("--budget", type=int, default=1536, help="prompt tokens (the contextBudget setting)")
+    ctx.add_argument("--budget", type=int, default=defaults.context_budget, help="prompt tokens (the contextBudget setting)")
     ctx.add_argument("--workspace", default=".", help="folder whose definitions are indexed (default: the current one)")
     ctx.add_argument("--model", help="GGUF file whose tokenizer counts (default: the embedded model)")
-    ctx.add_argument("--context-size", type=int, default=4096)
-    ctx.add_argument("--max-tokens", type=int, default=64)
+    ctx.add_argument("--context-size", type=int, default=defaults.context_size)
+    ctx.add_argument("--max-tokens", type=int, default=defaults.max_tokens)
     ctx.set_defaults(func=_context)
 
     doctor = sub.add_parser("doctor", help="report the Python, llama.cpp build, GPU offload, model and grammars")
