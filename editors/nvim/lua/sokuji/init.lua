@@ -24,7 +24,8 @@ M.defaults = {
     enabled = true,
     debounce_ms = 75, -- quiet time after a keystroke before asking
     hl_group = "Comment",
-    -- insert-mode keys; false leaves one out; a key the user already mapped is left alone
+    -- insert-mode keys; false leaves one out; a key already mapped is left alone unless
+    -- named in setup's ghost.keys (then taken over, doing what it did where nothing is shown)
     keys = { accept = "<M-l>", accept_word = "<M-Right>", accept_line = "<M-Down>",
              next = "<M-]>", prev = "<M-[>", dismiss = "<C-]>" },
   },
@@ -75,6 +76,14 @@ end
 
 function M.setup(user)
   local opts = vim.tbl_deep_extend("force", M.defaults, user or {})
+  -- keys named in setup take over a key already mapped (ghost.lua)
+  local named = type(user) == "table" and type(user.ghost) == "table" and user.ghost.keys
+  if type(opts.ghost) == "table" then
+    opts.ghost.chosen = {}
+    for name, lhs in pairs(type(named) == "table" and named or {}) do
+      opts.ghost.chosen[name] = lhs and true or nil
+    end
+  end
   M.options = opts
   local handlers = { ["$/progress"] = ghost.progress_handler(vim.lsp.handlers["$/progress"]) }
   if vim.lsp.config and vim.lsp.enable then -- 0.11+
