@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import create_server
+    from .protocol import create_server
 
     logging.basicConfig(level=os.environ.get("SOKUJI_LOG_LEVEL", "WARNING"), stream=sys.stderr, format="sokuji %(levelname)s %(name)s: %(message)s")
     server = create_server(args.model)
@@ -34,13 +34,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _complete(args: argparse.Namespace) -> int:
-    from .completion import complete, load_model
+    from .completion import complete
+    from .engine.loader import load_engine
     from .config import Settings
     from .context.symbols import SymbolSources
     from .context.workspace import index_folder
     from .documents import Document
     from .engine.devices import gpu_warning
-    from .engine.model import ModelError
+    from .engine.base import EngineError
     from .structs import CancelToken
 
     path = Path(args.file)
@@ -60,8 +61,8 @@ def _complete(args: argparse.Namespace) -> int:
     )
     started = time.monotonic()
     try:
-        model = load_model(settings, args.model)
-    except (ModelError, OSError, ValueError) as exc:
+        model = load_engine(settings, args.model)
+    except (EngineError, OSError, ValueError) as exc:
         print(f"sokuji: {exc}", file=sys.stderr)
         return 1
     load_s = time.monotonic() - started
@@ -96,7 +97,8 @@ def _context(args: argparse.Namespace) -> int:
     from .context.symbols import SymbolSources
     from .context.workspace import index_folder
     from .documents import Document
-    from .engine.model import Model, ModelError
+    from .engine.base import EngineError
+    from .engine.model import Model
     from .models import resolve
 
     path = Path(args.file).resolve()
@@ -108,7 +110,7 @@ def _context(args: argparse.Namespace) -> int:
     settings = Settings(context_budget=args.budget, context_size=args.context_size, max_tokens=args.max_tokens)
     try:  # the tokenizer only: token counts come from the model's own vocabulary
         model = Model(resolve(args.model), vocab_only=True, context_size=args.context_size)
-    except (ModelError, OSError, ValueError) as exc:
+    except (EngineError, OSError, ValueError) as exc:
         print(f"sokuji: {exc}", file=sys.stderr)
         return 1
     workspace = Path(args.workspace).resolve()
@@ -138,7 +140,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from .context.languages import grammar_names, ts_language
     from .engine.devices import devices
-    from .engine.model import Model, ModelError, gpu_offload_supported
+    from .engine.base import EngineError
+    from .engine.model import Model, gpu_offload_supported
     from .models import resolve
 
     print(f"python: {platform.python_version()} ({sys.executable})")
@@ -162,7 +165,7 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"  size: {info.size_bytes / 2**20:.1f} MiB, architecture: {info.architecture}, name: {info.name}")
             print(f"  FIM template: {info.fim or 'none (prefix-only prompts)'}")
             model.close()
-        except (ModelError, OSError, ValueError) as exc:
+        except (EngineError, OSError, ValueError) as exc:
             ok = False
             print(f"{feature}model: ERROR {exc}")
     _print_pulled()

@@ -10,7 +10,8 @@ kept before: best first, repeatable (greedy), and distinct where sampling is not
 Cost, bounded: one token's evaluation for the first tokens (the prompt is in the KV cache
 from the greedy request), then at most MAX_TRIES greedy generations of at most maxTokens
 each, within timeBudgetMs each; the prompt plus one token is evaluated from the cache.
-Automatic requests (typing) never get here. Remote engines give no logits: no alternatives.
+Automatic requests (typing) never get here. A remote engine's first tokens are the server's
+own top probabilities (llama-server's n_probs, OpenAI-style logprobs).
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from .config import Settings
 from .context.prompt import ChoiceMemo, Symbols
 from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
-from .engine.model import Model
-from .engine.remote import RemoteEngine
+from .engine.base import Engine
 from .structs import CancelToken, GenParams
 
 CANDIDATES = 6  # first tokens looked at, likeliest first (the greedy one among them)
@@ -35,7 +35,7 @@ def first_line(text: str) -> str:
 
 
 def alternatives(
-    model: Model | RemoteEngine,
+    model: Engine,
     snap: Snapshot,
     cursor: Cursor,
     settings: Settings,
@@ -47,7 +47,7 @@ def alternatives(
 ) -> list[str]:
     """Up to `wanted` suggestions other than `best`, each with a first line of its own."""
     cancel.check()
-    if not isinstance(model, Model) or completion_mode(snap, cursor) == "skip":
+    if completion_mode(snap, cursor) == "skip":
         return []
     prompt = completion.make_prompt(model, snap, cursor, settings, symbols, memo)
     seen = {first_line(best)}

@@ -8,15 +8,13 @@ from dataclasses import dataclass
 
 import msgspec
 
-from . import models, postprocess
+from . import postprocess
 from .config import Settings
 from .context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
 from .context.symbols import Definition, extract_definitions
 from .context.syntax import completion_mode, error_counter
 from .documents import Cursor, Snapshot
-from .engine.embedded import cache_dir
-from .engine.model import Model
-from .engine.remote import RemoteEngine
+from .engine.base import Engine
 from .results import ResultCache
 from .structs import CancelToken, Generation, GenParams, Prompt
 
@@ -35,25 +33,6 @@ class Completion:
         return not self.text and self.generation.stop_reason == "unsure"
 
 
-def model_path(settings: Settings, override: str | None = None) -> str:
-    """The GGUF file to load: settings, then the command line, then the embedded default. A
-    catalog name or REPO/FILE is found in the local Hugging Face cache, never downloaded."""
-    return models.resolve(settings.model or override)
-
-
-def load_model(settings: Settings, override: str | None = None) -> Model | RemoteEngine:
-    if settings.engine != "local":
-        return RemoteEngine(settings.engine, settings.url, settings.api_key_env, settings.timeout_ms / 1000, settings.context_size)
-    return Model(
-        model_path(settings, override),
-        -1 if settings.gpu_layers is None else settings.gpu_layers,
-        settings.context_size,
-        kv_mode=settings.kv_cache,
-        kv_budget_bytes=settings.kv_cache_mb << 20,
-        kv_persist_dir=cache_dir() / "kv" if settings.kv_cache_persist else None,
-    )
-
-
 def prompt_budget(settings: Settings, context_size: int, fim: bool) -> Budget:
     """The contextBudget setting, within what the context window leaves after generation.
     A prefix-only model does not see the suffix: it is kept for post-processing only."""
@@ -67,19 +46,19 @@ def own_definitions(snap: Snapshot) -> list[Definition]:
 
 
 def make_prompt(
-    model: Model, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None, memo: ChoiceMemo | None = None
+    model: Engine, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None, memo: ChoiceMemo | None = None
 ) -> Prompt:
-    budget = prompt_budget(settings, model.info.context_size, model.fim is not None)
+    budget = prompt_budget(settings, model.info.context_size, model.info.fim is not None)
     return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions, memo=memo)
 
 
-def context_parts(model: Model, prompt: Prompt) -> list[dict]:
+def context_parts(model: Engine, prompt: Prompt) -> list[dict]:
     """The prompt's parts, labelled, with their token counts (`sokuji context`, `sokuji.context`)."""
     parts = [{"label": f"definitions from {c.path}", "text": c.text} for c in prompt.extra]
     if prompt.imports:
         parts.append({"label": "imports", "text": prompt.imports})
     parts.append({"label": "file prefix (up to the cursor)", "text": prompt.prefix})
-    parts.append({"label": "suffix" + ("" if model.fim else " (for post-processing; a prefix-only model does not see it)"),
+    parts.append({"label": "suffix" + ("" if model.info.fim else " (for post-processing; a prefix-only model does not see it)"),
                   "text": prompt.suffix})
     for part in parts:
         part["tokens"] = model.count_tokens(part["text"])
@@ -102,7 +81,7 @@ def finish(raw: str, prompt: Prompt, parse_errors: Callable[[str], int] | None =
 
 
 def complete(
-    model: Model,
+    model: Engine,
     snap: Snapshot,
     cursor: Cursor,
     settings: Settings,

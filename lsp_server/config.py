@@ -46,6 +46,7 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     timeout_ms: int = 30000  # an engine request that takes longer fails (one message, then retried)
     diagnostics: bool = True  # publish tree-sitter syntax errors
     fix_time_budget_ms: int = 15000  # a fix (code action) may take this long per try
+    fix_max_tokens: int = 512  # most tokens a fix's rewrite generates (a region of up to 40 lines)
     fix_prompt_lookup: bool = True  # draft fix tokens from the code being fixed (speculative)
     fixes: FixesEngine | None = None  # another model or engine for fixes; None = the completions one
 
@@ -72,6 +73,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "minConfidence": (0.0, 1.0),
     "kvCacheMb": (0, 1_048_576),
     "fixTimeBudgetMs": (50, 600_000),
+    "fixMaxTokens": (16, 8192),
     "timeoutMs": (100, 600_000),
 }
 

@@ -141,6 +141,10 @@ class Document:
     def source(self) -> bytes:
         return self._source
 
+    def position_of_byte(self, byte: int) -> tuple[int, int]:
+        """(line, character in the negotiated encoding) of a utf-8 byte offset (tree-sitter's)."""
+        return self.position(self.offset_of_byte(byte))
+
     def position(self, offset: int) -> tuple[int, int]:
         """(line, character in the negotiated encoding) of a code-point offset."""
         line = bisect.bisect_right(self._starts, offset) - 1

@@ -11,13 +11,13 @@ from __future__ import annotations
 import difflib
 import textwrap
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import tree_sitter
 
 from .context.languages import line_comment, new_parser
 from .documents import Snapshot
-from .engine.model import Model
-from .engine.remote import RemoteEngine
+from .engine.base import Engine
 from .repairs import Candidate, find_repairs
 from .structs import CancelToken, Generation, GenParams
 from .syntax_errors import ByteEdit, Errors, Verdict, compile_problem, errors_of, judge, line_starts, tree_problems
@@ -201,7 +201,7 @@ def repair(plan: Plan) -> Fix:
     return Fix(only.edits, "", (), (only.row, only.row), "repair")
 
 
-def rank(model: Model | RemoteEngine, lines: list[str], candidates: list[Candidate], cancel: CancelToken, key: str) -> Candidate:
+def rank(model: Engine, lines: list[str], candidates: list[Candidate], cancel: CancelToken, key: str) -> Candidate:
     """The candidate the model finds likeliest: each scored as the rows the candidates change
     (the lines after them are the same text in each, and only add noise), following the
     code above. A remote engine gives no scores: the first (the likeliest kind, at the spot a
@@ -218,22 +218,23 @@ def rank(model: Model | RemoteEngine, lines: list[str], candidates: list[Candida
     return candidates[max(range(len(candidates)), key=scores.__getitem__)] if scores else candidates[0]
 
 
-def propose_fix(
-    model: Model | RemoteEngine,
-    snap: Snapshot,
-    plan: Plan,
-    start_byte: int,
-    message: str,
-    own_problem: bool,
-    params: GenParams,
-    cancel: CancelToken,
-    lookup: bool = True,
-) -> Fix:
-    """The fix `plan` allows: the model's pick among the checked repairs, or else its
-    rewrite of the region, offered only if check_fix passes: greedy first, then one sample.
+class Target(NamedTuple):
+    """One problem to fix: where it is in a snapshot, what it is, and its plan."""
+
+    snap: Snapshot
+    plan: Plan
+    start_byte: int
+    message: str
+    own_problem: bool  # one of sokuji's own diagnostics (else another server's)
+
+
+def propose_fix(model: Engine, target: Target, params: GenParams, cancel: CancelToken, lookup: bool = True) -> Fix:
+    """The fix the target's plan allows: the model's pick among the checked repairs, or else
+    its rewrite of the region, offered only if check_fix passes: greedy first, then one sample.
 
     For a rewrite the model is handed the region up to the problem (that part is right by
     definition) and continues from there; lines it does not rewrite stay as they were."""
+    snap, plan, start_byte, message, own_problem = target
     text, language = snap.text, snap.language
     lines = text.split("\n")
     key = f"fix:{snap.uri}"

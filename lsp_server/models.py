@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine.embedded import embedded_model_path
-from .engine.model import Model, ModelError, ModelInfo
+from .engine.base import EngineError, EngineInfo
+from .engine.model import Model
 
 DEFAULT_CONTEXT = 4096  # config.Settings.context_size; the catalog's memory column assumes it
 BUFFERS_BYTES = 500_000_000  # llama.cpp's compute buffers and sokuji's own, roughly, at that context
@@ -76,7 +77,7 @@ CATALOG: tuple[CatalogModel, ...] = (
 BY_NAME = {m.name: m for m in CATALOG}
 
 
-class NotPulled(ModelError):
+class NotPulled(EngineError):
     """The model is named (catalog name or REPO/FILE) but not in the local cache."""
 
 
@@ -138,7 +139,7 @@ def resolve(spec: str | None) -> str:
     return path
 
 
-def check(path: str) -> ModelInfo:
+def check(path: str) -> EngineInfo:
     """What `pull` checks before a file is used: a GGUF whose header, metadata and tensor
     table read whole (a truncated or corrupt download fails here), an architecture and
     vocabulary llama.cpp loads, and the FIM template (engine/fim.py) found in it."""
@@ -146,17 +147,17 @@ def check(path: str) -> ModelInfo:
 
     with open(path, "rb") as fh:
         if fh.read(4) != b"GGUF":
-            raise ModelError(f"not a GGUF file: {path}")
+            raise EngineError(f"not a GGUF file: {path}")
     size = os.path.getsize(path)
     try:
         reader = gguf.GGUFReader(path)
     except Exception as exc:  # GGUFReader raises ValueError, struct and numpy errors alike
-        raise ModelError(f"{path} is truncated or corrupt: its metadata or tensors do not read ({exc})") from exc
+        raise EngineError(f"{path} is truncated or corrupt: its metadata or tensors do not read ({exc})") from exc
     end = max((t.data_offset + t.n_bytes for t in reader.tensors), default=0)
     if not reader.tensors:
-        raise ModelError(f"{path} holds no weights (a vocabulary-only GGUF file)")
+        raise EngineError(f"{path} holds no weights (a vocabulary-only GGUF file)")
     if end > size:
-        raise ModelError(f"{path} is truncated or corrupt: its tensors end at byte {end}, the file has {size}")
+        raise EngineError(f"{path} is truncated or corrupt: its tensors end at byte {end}, the file has {size}")
     del reader  # its memory map
     model = Model(path, vocab_only=True, context_size=256)
     try:
@@ -238,7 +239,7 @@ def _download(repo: str, file: str) -> str:
                 time.sleep(1)  # as huggingface_hub waits between its own tries
 
 
-def pull(spec: str) -> tuple[str, ModelInfo, CatalogModel | None]:
+def pull(spec: str) -> tuple[str, EngineInfo, CatalogModel | None]:
     """Download a catalog model or REPO/FILE into the Hugging Face cache (or find it there),
     then check it. Returns (path, info, catalog entry). Raises PullError with a message for
     the user; a file that fails the check is removed from the cache."""
@@ -274,7 +275,7 @@ def pull(spec: str) -> tuple[str, ModelInfo, CatalogModel | None]:
         raise PullError(f"downloading {where} failed: {_first_line(exc)}. Run the same command again.") from None
     try:
         info = check(path)
-    except ModelError as exc:
+    except EngineError as exc:
         _forget(path)
         raise PullError(f"{where} is not a model sokuji can load, so it was removed from the cache: {exc}") from None
     return path, info, entry

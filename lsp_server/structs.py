@@ -44,9 +44,11 @@ class Prompt(msgspec.Struct, frozen=True):
 
 
 class GenParams(msgspec.Struct, frozen=True):
-    max_tokens: int = 64
-    time_budget_ms: int = 3000
-    temperature: float = 0.0
+    """One generation's limits and choices (their user-facing defaults are the settings')."""
+
+    max_tokens: int
+    time_budget_ms: int
+    temperature: float = 0.0  # 0: greedy
     token_healing: bool = False  # a prompt ending inside a word is healed (engine/healing.py)
     min_confidence: float = 0.0  # stop once the line's probability falls under this (engine/confidence.py)
 

@@ -91,5 +91,5 @@ def test_time_budget_and_max_tokens_stop_decoding():
     cancel = CancelToken()
     cancel.cancel()
     with pytest.raises(CancelledError):  # cancelled before decoding: prompt evaluation stops too
-        model.complete(Prompt(prefix="x" * 500, suffix=""), GenParams(), cancel)
+        model.complete(Prompt(prefix="x" * 500, suffix=""), GenParams(max_tokens=64, time_budget_ms=3000), cancel)
     model.close()

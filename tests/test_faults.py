@@ -62,7 +62,7 @@ async def test_model_raising_mid_decode_fails_that_request_only(reference):
 
 
 async def test_engine_thread_dying_is_replaced_and_queued_requests_are_answered(reference):
-    env = {"SOKUJI_FAULTS": "worker._complete_job@1"}
+    env = {"SOKUJI_FAULTS": "worker.complete@1"}
     async with session(capabilities(inline=True), OPTIONS, env=env) as client:
         open_doc(client, "file:///w/fib.py", FIB)
         open_doc(client, "file:///w/other.py", FIB)

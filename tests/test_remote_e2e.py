@@ -80,6 +80,12 @@ async def test_completion_and_fix_come_from_the_remote_engine(engine, tmp_path: 
         logs = completion_logs(client)
         assert logs and "stop=" in logs[-1]
 
+        # an explicit ask gets alternatives here too: first tokens from the server's logprobs
+        asked = [item.insert_text for item in (await inline(client, uri, 3, 4, invoked=True)).items]
+        assert asked[0] == text and len(asked) >= 2, asked
+        firsts = [t.strip().split("\n", 1)[0].strip() for t in asked]
+        assert len(set(firsts)) == len(firsts), asked
+
         # fixes go through the engine too (it gives no scores: the first repair that parses)
         broken = (tmp_path / "calc.py").as_uri()
         open_doc(client, broken, BROKEN)

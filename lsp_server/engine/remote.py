@@ -3,8 +3,9 @@
 `/v1/completions` (llama-cpp-python's server, vLLM). sokuji keeps the editor side —
 documents, context, post-processing, fixes — and only the generating happens there.
 
-Same interface as engine.model.Model. Called only from the engine worker thread; requests
-stream, so a cancelled completion closes its HTTP connection between tokens.
+An engine like the in-process one (engine/base.py's Engine). Called only from the engine
+worker thread; requests stream, so a cancelled completion closes its HTTP connection
+between tokens.
 """
 
 from __future__ import annotations
@@ -23,23 +24,19 @@ import msgspec
 
 from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
-from .model import ModelError, ModelInfo
+from .base import EngineError, EngineInfo, EngineStats, EngineUnavailable, Stop
 
 FLAVORS = ("llama-server", "openai")
 PARTIAL_WORD = re.compile(r"\w+$")
 
 
-class EngineUnavailable(ModelError):
-    """The server cannot be reached, timed out, or answered with an error."""
-
-
 class RemoteEngine:
     def __init__(self, flavor: str, url: str, api_key_env: str = "", timeout_s: float = 30.0, context_size: int = 4096):
         if flavor not in FLAVORS:
-            raise ModelError(f"unknown engine {flavor!r}: use one of local, {', '.join(FLAVORS)}")
+            raise EngineError(f"unknown engine {flavor!r}: use one of local, {', '.join(FLAVORS)}")
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ModelError(f"engine url must be http(s)://host:port[/path], got {url!r}")
+            raise EngineError(f"engine url must be http(s)://host:port[/path], got {url!r}")
         self.flavor = flavor
         self.url = url
         self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
@@ -50,17 +47,16 @@ class RemoteEngine:
             self._base = self._base[: -len("/v1")]
         self._api_key = os.environ.get(api_key_env, "") if api_key_env else ""
         self.timeout_s = timeout_s
-        self.states = None  # the server keeps the caches (llama-server: one slot per file)
         self.evaluated_tokens = 0
         self.reused_tokens = 0
         self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
         self._tokenize_path: str | None = None
         self._slots = 1
         # llama-server fills in the middle (/infill); OpenAI-style servers: see probe()
-        self.fim = "llama-server /infill" if flavor == "llama-server" else None
+        self._fim = "llama-server /infill" if flavor == "llama-server" else None
         self._bos_count: int | None = None  # tokens a tokenizer endpoint adds to any text
         self._probed = False
-        self.info = ModelInfo(path=url, size_bytes=0, architecture=flavor, name=url, fim=self.fim,
+        self.info = EngineInfo(path=url, size_bytes=0, architecture=flavor, name=url, fim=self._fim,
                               context_size=context_size, gpu_layers=0, gpu_offload=False)
         try:
             self.probe()
@@ -77,10 +73,10 @@ class RemoteEngine:
             except EngineUnavailable as exc:
                 if "HTTP 501" not in str(exc):
                     raise
-                self.fim = None
+                self._fim = None
         elif self._fim_tokens_known(name):
-            self.fim = "openai suffix"
-        self.info = ModelInfo(path=self.url, size_bytes=0, architecture=self.flavor, name=name, fim=self.fim,
+            self._fim = "openai suffix"
+        self.info = EngineInfo(path=self.url, size_bytes=0, architecture=self.flavor, name=name, fim=self._fim,
                               context_size=n_ctx or self.info.context_size, gpu_layers=0, gpu_offload=False)
         self._probed = True
 
@@ -174,7 +170,7 @@ class RemoteEngine:
         models = self._call("GET", "/models").get("data") or [{}]
         return str(models[0].get("id", "openai")), 0, 1
 
-    # -- the Model interface ----------------------------------------------------------------
+    # -- the Engine protocol ----------------------------------------------------------------
 
     def _count_tokens(self, text: str) -> int:
         if not text:
@@ -196,15 +192,18 @@ class RemoteEngine:
         """The text before the cursor as sent: each chunk under a comment naming its file."""
         return "".join(prompt.headed_chunks()) + prompt.imports + prompt.prefix
 
-    def prompt_tokens(self, prompt: Prompt) -> list[int]:
-        return [0] * self.count_tokens(self.render(prompt))  # the count is what callers use
+    def prompt_token_count(self, prompt: Prompt) -> int:
+        return self.count_tokens(self.render(prompt))
+
+    def stats(self) -> EngineStats:
+        return EngineStats(self.evaluated_tokens, self.reused_tokens)  # the server keeps the KV caches
 
     def _slot(self, key: str) -> int:
         """A file keeps its llama-server slot, so the slot's prompt cache is that file's."""
         return zlib.crc32(key.encode()) % max(1, self._slots)
 
     def complete(self, prompt: Prompt, params: GenParams, cancel: CancelToken,
-                 stop: Callable[[str], int | None] = lambda text: None, key: str = "") -> Generation:
+                 stop: Stop = lambda text: None, key: str = "") -> Generation:
         """Token healing's closest equivalent here: a server's sampling cannot be constrained
         through these APIs, nor its tokens seen, so the partial word at the cursor is taken
         out of the prompt and an answer is kept only if it spells that word first (the rest
@@ -215,26 +214,47 @@ class RemoteEngine:
         if params.token_healing and (word := PARTIAL_WORD.search(prompt.prefix[-128:])):  # a bounded search
             partial = word.group()
             prompt = msgspec.structs.replace(prompt, prefix=prompt.prefix[: -len(partial)])
-        if self.flavor == "llama-server" and not self.fim:  # prefix-only model: /completion
-            body = {"prompt": self.render(prompt), "n_predict": params.max_tokens, "temperature": params.temperature,
-                    "cache_prompt": True, "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms}
-            return self._generate("/completion", body, params, cancel, stop, partial)
+        path, body = self._completion_request(prompt, params.max_tokens, params.temperature, key)
         if self.flavor == "llama-server":
-            body = {
+            body["t_max_predict_ms"] = params.time_budget_ms
+        return self._generate(path, body, params, cancel, stop, partial)
+
+    def _completion_request(self, prompt: Prompt, max_tokens: int, temperature: float, key: str) -> tuple[str, dict]:
+        """The endpoint and body of a completion at the prompt's cursor: llama-server's /infill
+        (or /completion for a prefix-only model), or OpenAI-style /completions."""
+        if self.flavor == "llama-server" and not self._fim:  # prefix-only model: /completion
+            return "/completion", {"prompt": self.render(prompt), "n_predict": max_tokens, "temperature": temperature,
+                                   "cache_prompt": True, "id_slot": self._slot(key)}
+        if self.flavor == "llama-server":
+            return "/infill", {
                 "input_prefix": prompt.imports + prompt.prefix, "input_suffix": prompt.suffix,
                 "input_extra": [{"filename": c.path, "text": c.text} for c in prompt.extra],
-                "n_predict": params.max_tokens, "temperature": params.temperature, "cache_prompt": True,
-                "id_slot": self._slot(key), "t_max_predict_ms": params.time_budget_ms,
+                "n_predict": max_tokens, "temperature": temperature, "cache_prompt": True, "id_slot": self._slot(key),
             }
-            return self._generate("/infill", body, params, cancel, stop, partial)
-        body = {"model": self.info.name, "prompt": self.render(prompt),
-                "max_tokens": params.max_tokens, "temperature": params.temperature}
-        if self.fim:
+        body = {"model": self.info.name, "prompt": self.render(prompt), "max_tokens": max_tokens, "temperature": temperature}
+        if self._fim:
             body["suffix"] = prompt.suffix
-        return self._generate("/completions", body, params, cancel, stop, partial)
+        return "/completions", body
+
+    def first_pieces(self, prompt: Prompt, count: int, cancel: CancelToken, key: str = "") -> list[str]:
+        """The likeliest first tokens, from the server's own top probabilities for one
+        generated token (llama-server's n_probs, OpenAI-style logprobs); [] when it gives none."""
+        cancel.check()
+        if not self._probed:
+            self.probe()
+        path, body = self._completion_request(prompt, 1, 0.0, key)
+        if self.flavor == "llama-server":
+            top = self._call("POST", path, {**body, "n_probs": count}).get("completion_probabilities") or [{}]
+            found = top[0].get("top_probs") or top[0].get("probs") or []  # newer servers / older ones
+            pieces = [p.get("token", p.get("tok_str", "")) for p in found]
+        else:
+            choice = (self._call("POST", path, {**body, "logprobs": count}).get("choices") or [{}])[0]
+            first = ((choice.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
+            pieces = [token for token, _ in sorted(first.items(), key=lambda kv: -kv[1])]
+        return [p for p in pieces if p][:count]
 
     def rewrite(self, text: str, source: str, params: GenParams, cancel: CancelToken,
-                stop: Callable[[str], int | None], key: str = "", lookup: bool = True) -> Generation:
+                stop: Stop, key: str = "", lookup: bool = True) -> Generation:
         """A plain continuation (prompt lookup is the in-process engine's; servers that draft
         do it on their side)."""
         if not self._probed:
@@ -252,50 +272,30 @@ class RemoteEngine:
         return None
 
     def _generate(self, path: str, body: dict, params: GenParams, cancel: CancelToken,
-                  stop: Callable[[str], int | None], partial: str = "") -> Generation:
+                  stop: Stop, partial: str = "") -> Generation:
         """`partial`: text taken out of the prompt that the answer must spell first (healing)."""
         started = time.monotonic()
         deadline = started + params.time_budget_ms / 1000
-        text, generated, reason = "", 0, "max_tokens"
-        spelled = ""  # the answer while it is still spelling `partial`
-        prompt_n = evaluated = 0
+        out = _Answer(partial)
         try:
             for event in self._stream(path, body, cancel):
                 faults.point("token", cancel)  # where the tests hold a request in flight
-                if "choices" in event:  # OpenAI style
-                    choice = (event.get("choices") or [{}])[0]
-                    piece, finished = choice.get("text") or "", choice.get("finish_reason")
-                else:  # llama-server
-                    piece, finished = event.get("content") or "", event.get("stop") and event.get("stop_type")
-                    timings = event.get("timings") or {}
-                    if timings:
-                        evaluated = int(timings.get("prompt_n", evaluated))
-                        prompt_n = evaluated + int(event.get("tokens_cached", 0) or 0)
-                generated += 1 if piece else 0
-                if piece and len(spelled) < len(partial):
-                    spelled += piece
-                    if not (spelled.startswith(partial) or partial.startswith(spelled)):
-                        reason = "unhealed"  # the model went on with another word
-                        break
-                    piece = spelled[len(partial):]
-                if piece:
-                    text += piece
-                    cut = stop(text)
-                    if cut is not None:
-                        text, reason = text[:cut], "stop"
-                        break
+                piece, finished = out.read(event)
+                if out.add(piece, stop):
+                    break
                 if finished:
-                    reason = "eos" if finished in ("stop", "eos", "word") else "max_tokens"
+                    out.reason = "eos" if finished in ("stop", "eos", "word") else "max_tokens"
                     break
                 if time.monotonic() > deadline:
-                    reason = "time"
+                    out.reason = "time"
                     break
         except CancelledError:
-            reason = "cancelled"
-        self.evaluated_tokens += evaluated
-        self.reused_tokens += max(0, prompt_n - evaluated)
-        return Generation(text=text, prompt_tokens=prompt_n, evaluated_tokens=evaluated, generated_tokens=generated,
-                          stop_reason=reason, seconds=time.monotonic() - started, healed_bytes=len(partial.encode()))
+            out.reason = "cancelled"
+        self.evaluated_tokens += out.evaluated
+        self.reused_tokens += max(0, out.prompt_n - out.evaluated)
+        return Generation(text=out.text, prompt_tokens=out.prompt_n, evaluated_tokens=out.evaluated,
+                          generated_tokens=out.generated, stop_reason=out.reason, seconds=time.monotonic() - started,
+                          healed_bytes=len(partial.encode()))
 
     def forget(self, key: str) -> None:
         """Nothing held here: the server's slot cache follows the prompt by itself."""
@@ -303,5 +303,50 @@ class RemoteEngine:
     def persist(self) -> None:
         """The server keeps its own caches."""
 
+    def reset(self) -> None:
+        """Nothing half-done is held here."""
+
     def close(self) -> None:
         self.count_tokens.cache_clear()
+
+
+class _Answer:
+    """A streamed answer as it arrives: its text, the healing check, the server's counts."""
+
+    def __init__(self, partial: str) -> None:
+        self.partial = partial  # taken out of the prompt: the answer must spell it first
+        self.spelled = ""  # the answer while it is still spelling `partial`
+        self.text, self.generated, self.reason = "", 0, "max_tokens"
+        self.prompt_n = self.evaluated = 0
+
+    def read(self, event: dict) -> tuple[str, str | None]:
+        """(the text piece, why the server finished or None) of one event."""
+        if "choices" in event:  # OpenAI style
+            choice = (event.get("choices") or [{}])[0]
+            return choice.get("text") or "", choice.get("finish_reason")
+        timings = event.get("timings") or {}  # llama-server
+        if timings:
+            self.evaluated = int(timings.get("prompt_n", self.evaluated))
+            self.prompt_n = self.evaluated + int(event.get("tokens_cached", 0) or 0)
+        return event.get("content") or "", event.get("stop") and event.get("stop_type")
+
+    def add(self, piece: str, stop: Stop) -> bool:
+        """Take a piece; True when the answer ends here (another word than the partial one,
+        or `stop` cut it)."""
+        if not piece:
+            return False
+        self.generated += 1
+        if len(self.spelled) < len(self.partial):
+            self.spelled += piece
+            if not (self.spelled.startswith(self.partial) or self.partial.startswith(self.spelled)):
+                self.reason = "unhealed"  # the model went on with another word
+                return True
+            piece = self.spelled[len(self.partial):]
+        if not piece:
+            return False
+        self.text += piece
+        cut = stop(self.text)
+        if cut is not None:
+            self.text, self.reason = self.text[:cut], "stop"
+            return True
+        return False

@@ -1,0 +1,48 @@
+"""`sokuji.stats`: the server's counters, for tests, benchmarks and the editors' status."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import SokujiServer
+
+
+def stats(ls: SokujiServer) -> dict[str, Any]:
+    engines, session, completions = ls.engines, ls.session, ls.completions
+    engine, fix_engine = session.engine, session.fix_engine
+    own, fixing = session.stats()
+    lat = sorted(completions.latencies)
+    pct = statistics.quantiles(lat, n=20, method="inclusive") if len(lat) >= 2 else lat * 19
+    return {
+        "modelReady": engines.ready.is_set() and engine is not None,
+        "modelError": engines.error,
+        "model": engine.info.name if engine is not None else None,
+        "fixModel": fix_engine.info.name if fix_engine is not None else None,
+        "fixModelReady": engines.fix_ready.is_set() and fix_engine is not None,
+        "fixModelError": engines.fix_error(),
+        "fixPromptTokensEvaluated": fixing.evaluated_tokens,
+        "requestsServed": completions.served,
+        "suggestionsHidden": completions.hidden,
+        "requestsInFlight": len(ls.protocol._request_futures),  # this one included
+        "promptTokensEvaluated": own.evaluated_tokens,
+        "promptTokensReused": own.reused_tokens,
+        "kvCache": ls.settings.kv_cache,
+        "kvHits": own.kv_hits,
+        "kvMisses": own.kv_misses,
+        "kvEvictions": own.kv_evictions,
+        "kvDiskHits": own.kv_disk_hits,
+        "kvFiles": own.kv_files,
+        "kvBytesHeld": own.kv_bytes_held,
+        "kvBudgetBytes": own.kv_budget_bytes,
+        "resultCacheHits": session.results.hits,
+        "contextChoicesReused": session.choices.hits,
+        "resultCacheMisses": session.results.misses,
+        "fixesOffered": ls.fixes.offered,
+        "fixesRefused": ls.fixes.refused,
+        "indexFiles": ls.project.index.file_count,
+        "indexDefinitions": ls.project.index.definition_count,
+        "latencyP50Ms": round(pct[9] * 1000, 1) if pct else None,
+        "latencyP95Ms": round(pct[18] * 1000, 1) if pct else None,
+    }

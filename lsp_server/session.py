@@ -1,0 +1,215 @@
+"""The engine session: everything the engine worker thread owns, and the jobs it runs.
+
+The engines (completions', and fixes' when they have their own), the result cache, the
+memoized context choices and the other buffers' definitions live here, touched only on
+the engine thread (`Worker.run(session.job, ...)`). The event loop never reads them but
+through a job, except the counters `stats` copies (plain ints). Loading a fixes' engine of
+its own happens on the loader thread, which hands it over with `adopt_fixes`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from . import alternatives, completion, faults, fixes
+from .config import Settings
+from .context.prompt import ChoiceMemo
+from .context.symbols import Definition, SymbolIndex, SymbolSources
+from .documents import Cursor, Snapshot
+from .engine.base import Engine, EngineInfo, EngineStats
+from .engine.loader import load_engine
+from .results import ResultCache
+from .structs import CancelledError, CancelToken, GenParams
+
+log = logging.getLogger("sokuji")
+ALTERNATIVES = 2  # more suggestions for an explicit ask (inlineCompletion, triggerKind Invoked)
+
+
+class Others(NamedTuple):
+    """The rest of the workspace as a request in one file sees it, taken on the loop."""
+
+    buffers: list[Snapshot]  # the other open buffers (text only where the session has not read that version)
+    edits: int  # the user's changes outside the asking file so far
+    roots: list[str]  # the workspace folders' URIs
+
+
+class EngineSession:
+    def __init__(self, index: SymbolIndex, override: str | None, log_line: Callable[[str], None]) -> None:
+        self.index = index  # the workspace index: updated on the loop, read here
+        self.override = override  # the command line's --model
+        self._log = log_line  # a line for the client's log, from this thread
+        self.engine: Engine | None = None
+        self.fix_engine: Engine | None = None  # the completions one unless `fixes` names another
+        self.fix_error: str | None = None  # the fixes' own engine's load failure
+        self.generation = 0  # of the newest load; a fixes' engine of an older one is dropped
+        self.unadopted: list[Engine] = []  # loaded on the loader thread, not handed over yet
+        self.results = ResultCache()
+        self.choices = ChoiceMemo()
+        self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # uri -> (version, defs)
+        self._buffers_generation = 0  # bumped when a buffer's definitions change
+
+    # -- engines --------------------------------------------------------------------------
+
+    def swap(self, settings: Settings, generation: int) -> EngineInfo:
+        """Drop the old engines, load the completions one (and let fixes share it unless they
+        have their own, which the loader thread loads next)."""
+        self.generation = generation
+        old = self.engines()
+        self.engine = self.fix_engine = None
+        self.fix_error = None
+        self.results.clear()  # suggestions of another model or settings are stale
+        self.choices.clear()  # token counts of another model
+        for engine in old:
+            engine.close()
+        self.engine = load_engine(settings, self.override)
+        if settings.fixes_share_engine():
+            self.fix_engine = self.engine
+        return self.engine.info
+
+    def load_fixes(self, settings: Settings, cancel: CancelToken) -> Engine | None:
+        """Loader thread: the fixes' own engine, or None when its load was cancelled before it
+        began. Nothing else touches it until the engine thread adopts it."""
+        faults.point("load.fixes", cancel)  # tests hold the load here
+        if cancel.cancelled:
+            return None
+        engine = load_engine(settings.fixes_engine(), self.override)
+        self.unadopted.append(engine)
+        return engine
+
+    def adopt_fixes(self, engine: Engine | None, error: str | None, generation: int) -> bool:
+        """The fixes' engine from the loader becomes this thread's, unless a newer load began
+        meanwhile (then it is closed here)."""
+        if engine is not None:
+            self.unadopted.remove(engine)
+        if generation != self.generation:
+            if engine is not None:
+                engine.close()
+            return False
+        self.fix_engine, self.fix_error = engine, error
+        return True
+
+    def engines(self) -> list[Engine]:
+        """The loaded engines, each once."""
+        return list({id(e): e for e in (self.engine, self.fix_engine) if e is not None}.values())
+
+    def after_death(self) -> None:
+        """On the dying engine thread (no other thread touches the engines now): an engine may
+        hold a half-done evaluation, so empty it; suggestions made before may be of it."""
+        for engine in self.engines():
+            engine.reset()
+        self.results.clear()
+
+    def forget(self, uri: str) -> None:
+        """Drop a file's KV states (closed, or changed on disk)."""
+        if self.engine is not None:
+            self.engine.forget(uri)
+        if self.fix_engine is not None:
+            self.fix_engine.forget(f"fix:{uri}")  # the state its fixes used
+
+    def persist(self) -> None:
+        for engine in self.engines():
+            engine.persist()
+
+    def close(self) -> None:
+        """Main thread, once the engine and loader threads stopped: free every engine."""
+        for engine in self.engines() + self.unadopted:
+            engine.close()
+        self.engine = self.fix_engine = None
+        self.unadopted.clear()
+
+    def stats(self) -> tuple[EngineStats, EngineStats]:
+        """The completions' and the fixes' engines' counters (zeros for one not loaded)."""
+        engine, fix_engine = self.engine, self.fix_engine
+        return (engine.stats() if engine is not None else EngineStats(),
+                fix_engine.stats() if fix_engine is not None else EngineStats())
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def complete(self, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others,
+                 cancel: CancelToken) -> completion.Completion | None:
+        engine = self.engine
+        if engine is None:
+            return None
+        where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
+        try:
+            result = completion.complete(engine, snap, cursor, settings, cancel, self.results,
+                                         self._symbols(others, snap.uri), self.choices)
+        except CancelledError:
+            self._log(f"completion {where}: cancelled before decoding")
+            raise
+        gen = result.generation
+        self._log(
+            f"completion {where}: {'multi' if result.multiline else 'single'}-line, stop={gen.stop_reason}, "
+            f"prompt={gen.prompt_tokens} evaluated={gen.evaluated_tokens} generated={gen.generated_tokens}, "
+            f"{gen.seconds * 1000:.0f} ms, healed={gen.healed_bytes}"
+            + (f" confidence={gen.confidence:.2f}" if gen.confidence is not None else "")
+        )
+        return result
+
+    def alternatives(self, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others, best: str,
+                     cancel: CancelToken) -> list[str]:
+        engine = self.engine
+        if engine is None:
+            return []
+        started = time.monotonic()
+        found = alternatives.alternatives(engine, snap, cursor, settings, cancel, best, ALTERNATIVES,
+                                          self._symbols(others, snap.uri), self.choices)
+        self._log(f"alternatives {snap.uri}:{cursor.line + 1}:{cursor.index + 1}: {len(found)} more, "
+                  f"{(time.monotonic() - started) * 1000:.0f} ms")
+        return found
+
+    def fix(self, target: fixes.Target, settings: Settings, cancel: CancelToken) -> fixes.Fix | None:
+        engine = self.fix_engine
+        if engine is None:
+            return None
+        params = GenParams(max_tokens=settings.fix_max_tokens, time_budget_ms=settings.fix_time_budget_ms)
+        fix = fixes.propose_fix(engine, target, params, cancel, settings.fix_prompt_lookup)
+        gens = fix.generations
+        outcome = f"offered ({fix.method})" if fix.edits else f"refused ({fix.reason})"
+        self._log(f"fix {target.snap.uri}:{fix.region[0] + 1}-{fix.region[1] + 1}: {outcome}, tries={len(gens)}, "
+                  f"generated={sum(g.generated_tokens for g in gens)}, {sum(g.seconds for g in gens) * 1000:.0f} ms")
+        return fix
+
+    def context(self, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others) -> dict | None:
+        """The prompt a completion here would use, part by part; None without an engine."""
+        engine = self.engine
+        if engine is None:
+            return None
+        prompt = completion.make_prompt(engine, snap, cursor, settings, self._symbols(others, snap.uri), self.choices)
+        return {"parts": completion.context_parts(engine, prompt), "prompt": engine.render(prompt),
+                "promptTokens": engine.prompt_token_count(prompt)}
+
+    # -- other buffers' definitions ---------------------------------------------------------
+
+    def known_version(self, uri: str) -> int | None:
+        """The version of `uri` whose definitions are read (a plain dict read: the loop asks
+        it to leave out texts this thread has seen, and a stale answer only costs a re-read)."""
+        known = self._buffer_defs.get(uri)
+        return None if known is None else known[0]
+
+    def _symbols(self, others: Others, current: str) -> SymbolSources:
+        """Definitions of the other open buffers (re-read when their version changed, unless
+        a pause in their edits let this thread read them already) over the workspace index.
+        `current`, the asking file, keeps its entry for later requests."""
+        open_uris = {s.uri for s in others.buffers} | {current}
+        for uri in [u for u in self._buffer_defs if u not in open_uris]:
+            del self._buffer_defs[uri]
+            self._buffers_generation += 1
+        for snap in others.buffers:
+            self.read_definitions(snap)
+        buffers = {uri: defs for uri, (_, defs) in self._buffer_defs.items()}
+        return SymbolSources(self.index, buffers, others.roots, self._buffers_generation, others.edits)
+
+    def read_definitions(self, snap: Snapshot) -> None:
+        """A buffer's definitions. The generation changes only when the definitions do:
+        typing in a function's body elsewhere leaves this file's memoized choices valid."""
+        known = self._buffer_defs.get(snap.uri)
+        if known is not None and known[0] == snap.version:
+            return
+        defs = completion.own_definitions(snap)
+        if known is None or known[1] != defs:
+            self._buffers_generation += 1
+        self._buffer_defs[snap.uri] = (snap.version, defs)
