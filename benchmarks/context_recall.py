@@ -132,7 +132,7 @@ def run(workspace: Path, budgets: list[int], samples: int, model: Model, seed: i
             snap = doc.snapshot()
             # the index holds the file as it is on disk: the hidden statement must not leak from it
             sources = SymbolSources(index, {uri: own_definitions(snap)}, [workspace.as_uri()])
-            prompt = build_prompt(snap, doc.cursor(case.row, len(case.indent)), count, budget, sources, own_definitions(snap))
+            prompt = build_prompt(snap, doc.cursor(case.row, len(case.indent)), count, budget, sources, own_definitions)
             context = "\n".join([c.text for c in prompt.extra] + [prompt.imports, prompt.prefix, prompt.suffix])
             tokens_ours.append(sum(count(p) for p in [prompt.imports, prompt.prefix, prompt.suffix])
                                + sum(count(headed(prompt.comment, c.path, c.text)) for c in prompt.extra))

@@ -22,9 +22,8 @@ from . import completion, postprocess
 from .config import Settings
 from .context.prompt import ChoiceMemo, Symbols
 from .context.syntax import completion_mode, error_counter
-from .documents import Cursor, Snapshot
 from .engine.base import Engine
-from .structs import CancelToken, GenParams
+from .structs import CancelToken, Cursor, GenParams, Snapshot
 
 CANDIDATES = 6  # first tokens looked at, likeliest first (the greedy one among them)
 MAX_TRIES = 3  # greedy generations at most per explicit ask

@@ -13,10 +13,9 @@ from .config import Settings
 from .context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
 from .context.symbols import Definition, extract_definitions
 from .context.syntax import completion_mode, error_counter
-from .documents import Cursor, Snapshot
 from .engine.base import Engine
 from .results import ResultCache
-from .structs import CancelToken, Generation, GenParams, Prompt
+from .structs import CancelToken, Cursor, Generation, GenParams, Prompt, Snapshot
 
 SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
 
@@ -42,7 +41,7 @@ def prompt_budget(settings: Settings, context_size: int, fim: bool) -> Budget:
 
 
 def own_definitions(snap: Snapshot) -> list[Definition]:
-    return extract_definitions(snap.language, snap.tree, snap.text.encode("utf-8", "surrogatepass"), snap.uri)
+    return extract_definitions(snap.language, snap.tree, snap.source, snap.uri)
 
 
 def make_prompt(

@@ -15,6 +15,7 @@ import tree_sitter
 
 from .lexer import Row, Token, object_key, operand_end, operand_start, scan_rows, track_bracket, unterminated
 from .repairs import insertions
+from .structs import utf8
 from .syntax_errors import Checker, Problem, line_starts
 
 ROWS_AROUND_ERROR = 300  # a missing token is looked for this far from where tree-sitter noticed it
@@ -152,8 +153,8 @@ def _locate_missing(language: str | None, checker: Checker, problems: list[Probl
         checker.target = (starts[r], starts[r])
         removed = checker.removes(r, new_line)
         if removed:
-            at = starts[r] + len(lines[r][:col].encode("utf-8", "surrogatepass"))
-            end = starts[r] + len(lines[r].encode("utf-8", "surrogatepass"))
+            at = starts[r] + len(utf8(lines[r][:col]))
+            end = starts[r] + len(utf8(lines[r]))
             located.append(Problem(at, max(at, end), f"missing '{tok.strip()}'", end, source="sokuji"))
             gone |= removed
             done.add(r)

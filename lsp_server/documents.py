@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 
 import tree_sitter
 
 from .context.languages import language_for, new_parser
+from .structs import Cursor, Snapshot, from_utf8, utf8
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -58,44 +58,33 @@ def index_to_col(line: str, index: int, encoding: str) -> int:
     return sum(_units(ch, encoding) for ch in head)
 
 
-@dataclass(frozen=True)
-class Cursor:
-    offset: int  # code point offset in the text
-    line: int  # 0-based
-    index: int  # code point index within the line
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """An immutable view of a document, safe to hand to the worker thread."""
-
-    uri: str
-    version: int
-    text: str
-    language_id: str
-    language: str | None  # grammar name, None for plain text
-    tree: tree_sitter.Tree | None
-
-    def cursor(self, line: int, character: int, encoding: str) -> Cursor:
-        starts = _line_starts(self.text)
-        return _cursor(self.text, starts, line, character, encoding)
-
-
 def _line_starts(text: str) -> list[int]:
     return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
 
 
-def _cursor(text: str, starts: list[int], line: int, character: int, encoding: str) -> Cursor:
+def _locate(text: str, starts: list[int], line: int, character: int, encoding: str) -> tuple[int, int, int]:
+    """(LSP line, its start offset, code point index in it) of a position, clamped to the text."""
     if line < 0:
-        return Cursor(0, 0, 0)
+        return 0, 0, 0
     if line >= len(starts):  # past the end of the file: the end of the file
         last = len(starts) - 1
-        return Cursor(len(text), last, len(text) - starts[last])
+        return last, starts[last], len(text) - starts[last]
     begin = starts[line]
     end = starts[line + 1] if line + 1 < len(starts) else len(text)
-    content = text[begin:end].rstrip("\r\n")
-    index = col_to_index(content, character, encoding)
-    return Cursor(begin + index, line, index)
+    return line, begin, col_to_index(text[begin:end].rstrip("\r\n"), character, encoding)
+
+
+def _cursor(text: str, source: bytes, starts: list[int], line: int, character: int, encoding: str) -> Cursor:
+    line, begin, index = _locate(text, starts, line, character, encoding)
+    offset = begin + index
+    row_start = text.rfind("\n", 0, offset) + 1
+    row_end = text.find("\n", offset)
+    byte = offset if len(source) == len(text) else len(utf8(text[:offset]))  # same lengths: all ASCII
+    return Cursor(
+        offset=offset, line=line, index=index, row=text.count("\n", 0, offset), byte=byte,
+        column=index_to_col(text[begin:offset], index, encoding),
+        before=text[row_start:offset], after=text[offset : row_end if row_end >= 0 else len(text)],
+    )
 
 
 def _point(source: bytes, byte: int) -> tuple[int, int]:
@@ -124,18 +113,16 @@ class Document:
 
     def _set_text(self, text: str) -> None:
         self.text = text
-        self._source = text.encode("utf-8", "surrogatepass")
+        self._source = utf8(text)
         self._starts = _line_starts(text)
 
     def cursor(self, line: int, character: int) -> Cursor:
-        return _cursor(self.text, self._starts, line, character, self.encoding)
+        """The request's position (`character` in the negotiated encoding) in every unit."""
+        return _cursor(self.text, self._source, self._starts, line, character, self.encoding)
 
     def offset_of_byte(self, byte: int) -> int:
         """Code-point offset of a utf-8 byte offset (tree-sitter's) in the text."""
-        return len(self._source[: max(0, byte)].decode("utf-8", "surrogatepass"))
-
-    def byte_of_offset(self, offset: int) -> int:
-        return len(self.text[: max(0, offset)].encode("utf-8", "surrogatepass"))
+        return len(from_utf8(self._source[: max(0, byte)]))
 
     @property
     def source(self) -> bytes:
@@ -156,14 +143,11 @@ class Document:
             self._set_text(text)
             self.tree = self._parse()
             return
-        a = self.cursor(*start).offset
-        b = self.cursor(*end).offset
-        a, b = min(a, b), max(a, b)
+        a, b = sorted((self.cursor(*start), self.cursor(*end)), key=lambda c: c.offset)
         old_source = self._source
-        start_byte = len(self.text[:a].encode("utf-8", "surrogatepass"))
-        old_end_byte = start_byte + len(self.text[a:b].encode("utf-8", "surrogatepass"))
-        self._set_text(self.text[:a] + text + self.text[b:])
-        new_end_byte = start_byte + len(text.encode("utf-8", "surrogatepass"))
+        start_byte, old_end_byte = a.byte, b.byte
+        self._set_text(self.text[: a.offset] + text + self.text[b.offset :])
+        new_end_byte = start_byte + len(utf8(text))
         if self.tree is None or self.large:  # no tree yet, or none wanted any more
             self.tree = self._parse()
         else:
@@ -179,7 +163,7 @@ class Document:
 
     def snapshot(self) -> Snapshot:
         tree = self.tree.copy() if self.tree is not None else None
-        return Snapshot(self.uri, self.version, self.text, self.language_id, self.language, tree)
+        return Snapshot(self.uri, self.version, self.text, self.language_id, self.language, tree, self._source)
 
 
 class Documents:

@@ -16,10 +16,9 @@ from typing import NamedTuple
 import tree_sitter
 
 from .context.languages import line_comment, new_parser
-from .documents import Snapshot
 from .engine.base import Engine
 from .repairs import Candidate, find_repairs
-from .structs import CancelToken, Generation, GenParams
+from .structs import CancelToken, Generation, GenParams, Snapshot, utf8
 from .syntax_errors import ByteEdit, Errors, Verdict, compile_problem, errors_of, judge, line_starts, tree_problems
 
 # Containers whose children are statements or definitions: a fix rewrites one such child.
@@ -106,11 +105,11 @@ def check_fix(
         return Verdict(False, "the model did not change the code")
     if difflib.SequenceMatcher(None, old_region, new_region, autojunk=False).ratio() < MIN_SIMILARITY:
         return Verdict(False, "the rewrite changes more than the error")
-    source = text.encode("utf-8", "surrogatepass")
+    source = utf8(text)
     starts = line_starts(source)
     start = starts[first]
-    old_end = start + len(old_region.encode("utf-8", "surrogatepass"))
-    new_bytes = new_region.rstrip("\n").encode("utf-8", "surrogatepass")
+    old_end = start + len(utf8(old_region))
+    new_bytes = utf8(new_region.rstrip("\n"))
     new_source = source[:start] + new_bytes + source[old_end:]
     if before is None:
         before = errors_of(language, source)
@@ -151,7 +150,7 @@ def plan_fix(snap: Snapshot, start_byte: int, end_byte: int, message: str, own_p
     server's), the region, and whether a rewrite is worth trying. `rows` (a selection)
     asks for a rewrite of those rows."""
     text, language = snap.text, snap.language
-    source = text.encode("utf-8", "surrogatepass")
+    source = snap.source
     lines = text.split("\n")
     start_byte, end_byte = min(start_byte, len(source)), min(max(start_byte, end_byte), len(source))
     row, col = _point(source, start_byte)
@@ -243,7 +242,7 @@ def propose_fix(model: Engine, target: Target, params: GenParams, cancel: Cancel
         return Fix(best.edits, "", (), (best.row, best.row), "repair" if len(plan.candidates) == 1 else "ranked")
     if not plan.rewrite:
         return Fix([], plan.reason, (), plan.region, "rewrite")
-    source = text.encode("utf-8", "surrogatepass")
+    source = snap.source
     row, col = _point(source, min(start_byte, len(source)))
     first, last = plan.region
     row = min(max(row, first), last)

@@ -18,11 +18,10 @@ from . import alternatives, completion, faults, fixes
 from .config import Settings
 from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources
-from .documents import Cursor, Snapshot
 from .engine.base import Engine, EngineInfo, EngineStats
 from .engine.loader import load_engine
 from .results import ResultCache
-from .structs import CancelledError, CancelToken, GenParams
+from .structs import CancelledError, CancelToken, Cursor, GenParams, Snapshot
 
 log = logging.getLogger("sokuji")
 ALTERNATIVES = 2  # more suggestions for an explicit ask (inlineCompletion, triggerKind Invoked)

@@ -1,10 +1,66 @@
-"""Values that cross layers. Leaf module: imports nothing from sokuji."""
+"""Values that cross layers. Leaf module: imports nothing from sokuji (nor tree_sitter at
+run time: engine/ and the tests load it without the grammars)."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import msgspec
+
+if TYPE_CHECKING:
+    import tree_sitter
+
+
+def utf8(text: str) -> bytes:
+    """`text` as tree-sitter and llama.cpp read it. A lone surrogate (half a pair, as an
+    editor may send while one is typed) is kept, as its 3-byte form, rather than an error."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def from_utf8(data: bytes) -> str:
+    """The inverse of `utf8`."""
+    return data.decode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a request stands, in every unit a layer needs, computed once per request
+    (documents.Document.cursor): LSP's line and column, the code point offset, tree-sitter's
+    byte offset and row (a row differs from LSP's line after a lone \\r, which ends an LSP
+    line but not a row of `text.split("\\n")`), and the row's text around the cursor."""
+
+    offset: int  # code point offset in the text
+    line: int  # LSP's line, 0-based
+    index: int  # code point index within the LSP line
+    row: int  # the row in text.split("\n") (tree-sitter's)
+    byte: int  # utf-8 byte offset in the text (tree-sitter's)
+    column: int  # `index` in the negotiated encoding's units (the request's, clamped to the line)
+    before: str  # the row's text before the cursor
+    after: str  # the row's text after the cursor (a CRLF file's \r included)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of a document, safe to hand to the worker thread. `encoded`: the
+    text's utf-8 bytes when the maker has them (a Document does); else `source` encodes the
+    text on first use."""
+
+    uri: str
+    version: int
+    text: str
+    language_id: str
+    language: str | None  # grammar name, None for plain text
+    tree: tree_sitter.Tree | None
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def source(self) -> bytes:
+        """The text as tree-sitter reads it (utf8)."""
+        if self.encoded is None:
+            object.__setattr__(self, "encoded", utf8(self.text))  # a cache: the same bytes whoever fills it
+        return self.encoded
 
 
 class Chunk(msgspec.Struct, frozen=True):

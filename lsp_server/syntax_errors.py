@@ -22,6 +22,7 @@ import tree_sitter
 
 from .context.languages import new_parser, ts_language
 from .lexer import CLOSERS_BY_OPENER
+from .structs import utf8
 
 MESSAGE_TEXT = 24  # characters of the offending text quoted in a message
 BRACKET_SPAN = 2000  # bytes of an ERROR node whose brackets name the problem
@@ -270,7 +271,7 @@ class Checker:
                  own_problem: bool) -> None:
         self.language, self.own = language, own_problem
         self.lines = text.split("\n")
-        self.source = text.encode("utf-8", "surrogatepass")
+        self.source = utf8(text)
         self.parser = new_parser(language)
         self.tree = tree if tree is not None or self.parser is None else self.parser.parse(self.source)
         self.starts = line_starts(self.source)
@@ -290,8 +291,7 @@ class Checker:
         return {p for p in self.before.tree if (p.start_byte, p.message) not in kept}
 
     def _check(self, row: int, new_line: str) -> tuple[Verdict, tuple[Problem, ...], ByteEdit]:
-        old = self.lines[row].encode("utf-8", "surrogatepass")
-        new = new_line.encode("utf-8", "surrogatepass")
+        old, new = utf8(self.lines[row]), utf8(new_line)
         start = self.starts[row]
         # only the changed bytes: a precise edit keeps tree-sitter's reparse small
         lead = 0
@@ -330,10 +330,11 @@ class Checker:
         indent = _indent(self.lines[first])
         block = [new_line if r == row else self.lines[r] for r in range(first, last + 1)]
         text = "\n".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip() for ln in block) + "\n"
-        problem = compile_problem("python", text.encode("utf-8", "surrogatepass"))
+        source = utf8(text)
+        problem = compile_problem("python", source)
         if problem is None:
             return None
-        at = first + text.encode("utf-8", "surrogatepass").count(b"\n", 0, problem.start_byte)
+        at = first + source.count(b"\n", 0, problem.start_byte)
         if abs(at - row) > COMPILER_ROWS:
             return None  # far from the edit: maybe the block's cut, not the edit
         return Problem(self.starts[at], self.starts[at], problem.message, self.starts[at], "python")

@@ -129,7 +129,7 @@ def _prompt(text: str, row: int, col: int, budget: Budget, index: SymbolIndex):
     snap = doc.snapshot()
     own = extract_definitions("python", snap.tree, text.encode(), snap.uri)
     sources = SymbolSources(index, {}, ["file:///w"])
-    return build_prompt(snap, doc.cursor(row, col), words, budget, sources, own)
+    return build_prompt(snap, doc.cursor(row, col), words, budget, sources, lambda _view: own)
 
 
 def _index() -> SymbolIndex:

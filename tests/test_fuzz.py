@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 
-from lsp_server.context.prompt import build_prompt
+from lsp_server.context.prompt import Budget, build_prompt
 from lsp_server.documents import Document
 
 from .e2e import capabilities, open_doc, session
@@ -226,7 +226,7 @@ def test_lone_cr_prompt_is_the_text_around_the_cursor():
     doc = Document("file:///cr.py", "python", 1, text)
     for line in range(5):
         cursor = doc.cursor(line, 0)
-        prompt = build_prompt(doc.snapshot(), cursor, lambda s: len(s) // 3 + 1, 4000)
+        prompt = build_prompt(doc.snapshot(), cursor, lambda s: len(s) // 3 + 1, Budget(4000))
         assert prompt.prefix == text[: cursor.offset] and prompt.suffix == text[cursor.offset :], line
 
 

@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..documents import Cursor, Snapshot
-from ..structs import Chunk, Prompt, headed
+from ..structs import Chunk, Cursor, Prompt, Snapshot, headed, utf8
 from .languages import line_comment, new_parser
 from .scope import LineCosts, enclosing_scopes, identifiers, import_nodes, local_window
 from .symbols import Definition
 
 CountTokens = Callable[[str], int]
+OwnDefinitions = Callable[[Snapshot], Iterable[Definition]]  # a file's own definitions, from its stable view
 STABLE_LINES = 16  # without a tree, the window starts on a multiple of this (cache-friendly)
 NEAR_LINES = 3  # identifiers this close to the cursor come first
 PER_NAME = 2  # definitions shown for one name (overloads, same name in two modules)
@@ -53,7 +53,13 @@ def is_multiline(line_before: str, line_after: str) -> bool:
 
 
 class Symbols(Protocol):
-    """Where definitions come from (this file, open buffers, the workspace index)."""
+    """Where definitions come from (this file, open buffers, the workspace index).
+    `generation`: equal generations give equal answers (None: unknown, so choices made from
+    them are not memoized); `edits`: the user's edits elsewhere so far (None: definitions
+    that change are adopted at once; see ChoiceMemo)."""
+
+    generation: object
+    edits: object
 
     def lookup(self, name: str, near: str) -> list[Definition]: ...
 
@@ -75,17 +81,14 @@ class Budget:
         return room // 4, room // 10, room - room // 4 - room // 10
 
 
-def _typed_line(text: str, offset: int) -> tuple[int, int, str]:
-    """(start, end, indentation) of the line holding `offset`."""
-    start = text.rfind("\n", 0, offset) + 1
-    end = text.find("\n", offset)
-    end = len(text) if end < 0 else end
-    line = text[start:end]
-    return start, end, line[: len(line) - len(line.lstrip(" \t"))]
+def _typed_line(cursor: Cursor) -> tuple[int, int, str]:
+    """(start, end, indentation) of the cursor's row, the line being typed."""
+    line = cursor.before + cursor.after
+    return cursor.offset - len(cursor.before), cursor.offset + len(cursor.after), line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def stable_text(text: str, offset: int) -> str:
-    start, end, indent = _typed_line(text, offset)
+def stable_text(text: str, cursor: Cursor) -> str:
+    start, end, indent = _typed_line(cursor)
     return text if end - start == len(indent) else text[:start] + indent + text[end:]
 
 
@@ -94,25 +97,25 @@ def stable_view(snap: Snapshot, cursor: Cursor) -> Snapshot:
     is made on this view: a half-typed line breaks the parse (an open bracket can turn the
     rest of the function into an ERROR node), and the choices must not change while typing."""
     text = snap.text
-    start, end, indent = _typed_line(text, cursor.offset)
-    line = text[start:end]
-    if line == indent:
+    start, end, indent = _typed_line(cursor)
+    if end - start == len(indent):
         return snap
     stable = text[:start] + indent + text[end:]
-    tree = snap.tree
+    tree, source = snap.tree, None
     parser = new_parser(snap.language) if tree is not None else None
     if tree is not None and parser is not None:
         tree = tree.copy()
-        start_byte = len(text[:start].encode("utf-8", "surrogatepass")) + len(indent)
-        old_end = start_byte + len(line[len(indent) :].encode("utf-8", "surrogatepass"))
-        row = text.count("\n", 0, start)  # tree-sitter's row: a lone \r ends an LSP line, not a row
+        start_byte = cursor.byte - len(utf8(cursor.before)) + len(indent)  # the indentation is ASCII
+        old_end = cursor.byte + len(utf8(cursor.after))
+        row = cursor.row  # tree-sitter's row: a lone \r ends an LSP line, not a row
         tree.edit(
             start_byte=start_byte, old_end_byte=old_end, new_end_byte=start_byte,
             start_point=(row, len(indent)), old_end_point=(row, old_end - start_byte + len(indent)),
             new_end_point=(row, len(indent)),
         )
-        tree = parser.parse(stable.encode("utf-8", "surrogatepass"), tree)
-    return Snapshot(snap.uri, snap.version, stable, snap.language_id, snap.language, tree)
+        source = snap.source[:start_byte] + snap.source[old_end:]  # utf8(stable)
+        tree = parser.parse(source, tree)
+    return Snapshot(snap.uri, snap.version, stable, snap.language_id, snap.language, tree, source)
 
 
 @dataclass(frozen=True)
@@ -179,36 +182,30 @@ def build_prompt(
     snap: Snapshot,
     cursor: Cursor,
     count_tokens: CountTokens,
-    budget: Budget | int,
+    budget: Budget,
     symbols: Symbols | None = None,
-    definitions: Iterable[Definition] | Callable[[Snapshot], Iterable[Definition]] = (),
-    view: Snapshot | None = None,
+    definitions: OwnDefinitions | None = None,
     memo: ChoiceMemo | None = None,
 ) -> Prompt:
-    """`definitions`: this file's own (from the tags of `view`, the stable view), shown when
-    outside the window; or a function of the view that gives them, called only when `memo`
-    does not hold this view's choices already."""
-    if isinstance(budget, int):
-        budget = Budget(budget)
-    text = snap.text
+    """`definitions` gives this file's own definitions from the stable view (stable_view),
+    shown when outside the window; called only when `memo` does not hold this view's
+    choices already."""
+    text, row = snap.text, cursor.row
     lines = text.split("\n")
-    line_before = text[: cursor.offset].rsplit("\n", 1)[-1]
-    line_after = text[cursor.offset :].split("\n", 1)[0]
-    row = text.count("\n", 0, cursor.offset)  # the row in `lines`, which a lone \r does not end (LSP's cursor.line counts it)
-    indent = len(line_before) - len(line_before.lstrip(" \t"))
-    byte = len(text[: cursor.offset - len(line_before) + min(indent, len(line_before))].encode("utf-8", "surrogatepass"))
+    line_before, line_after = cursor.before, cursor.after
+    byte = cursor.byte - len(utf8(line_before.lstrip(" \t")))  # where the line's indentation ends
     label = symbols.label if symbols is not None else (lambda p: p.rsplit("/", 1)[-1])
     comment = line_comment(snap.language)
-    generation = getattr(symbols, "generation", None) if symbols is not None else ()
-    edits = getattr(symbols, "edits", None)
+    generation = symbols.generation if symbols is not None else ()
+    edits = symbols.edits if symbols is not None else None
     key = None
-    if memo is not None and generation is not None and view is None:
-        key = (stable_text(text, cursor.offset), snap.language_id, byte, row, budget)
+    if memo is not None and generation is not None:
+        key = (stable_text(text, cursor), snap.language_id, byte, row, budget)
     choices = memo.get(snap.uri, key, generation, edits) if key is not None else None
     if choices is None:
-        view = view or stable_view(snap, cursor)  # choices are made without the line being typed
-        own = list(definitions(view) if callable(definitions) else definitions)
-        choices = _choose(view, byte, row, lines, count_tokens, budget, symbols, own, label, comment)
+        view = stable_view(snap, cursor)  # choices are made without the line being typed
+        own = list(definitions(view)) if definitions is not None else []
+        choices = _choose(_Basis(view, byte, row, lines, count_tokens, symbols, own, label, comment), budget)
         if key is not None:
             memo.put(snap.uri, key, generation, edits, choices)
 
@@ -230,26 +227,33 @@ def build_prompt(
     )
 
 
-def _choose(
-    view: Snapshot,
-    byte: int,
-    row: int,
-    lines: list[str],
-    count_tokens: CountTokens,
-    budget: Budget,
-    symbols: Symbols | None,
-    definitions: list[Definition],
-    label: Callable[[str], str],
-    comment: str,
-) -> Choices:
+@dataclass(frozen=True)
+class _Basis:
+    """What the choices are made from: the stable view, where the line being typed starts in
+    it (`byte`, after its indentation, and `row`), the file's rows, this file's own
+    definitions and the other files'. `label` names a file for the model, `comment` starts
+    a line comment in the file's language."""
+
+    view: Snapshot
+    byte: int
+    row: int
+    lines: list[str]
+    count_tokens: CountTokens
+    symbols: Symbols | None
+    own: list[Definition]
+    label: Callable[[str], str]
+    comment: str
+
+
+def _choose(basis: _Basis, budget: Budget) -> Choices:
     """The window, the imports and the definitions, made on the stable view alone (the
-    line being typed is never costed: the window starts and ends around it). `label` names
-    a file for the model, `comment` starts a line comment in the file's language."""
+    line being typed is never costed: the window starts and ends around it)."""
+    view, row, lines, count_tokens, comment = basis.view, basis.row, basis.lines, basis.count_tokens, basis.comment
     costs = LineCosts(lines, count_tokens)
     window_share, imports_share, defs_share = budget.shares()
 
     def window(prefix_budget: int, suffix_budget: int) -> tuple[int, int]:
-        first, last = local_window(view.tree, byte, row, costs, prefix_budget, suffix_budget)
+        first, last = local_window(view.tree, basis.byte, row, costs, prefix_budget, suffix_budget)
         return (first if view.tree is not None else _stable_first(first, row)), last
 
     first, last = window(window_share, budget.suffix)
@@ -275,10 +279,8 @@ def _choose(
         spare += budget.suffix - costs.span(row + 1, last)
 
     # Definitions of the names used around the cursor.
-    chosen = _choose_definitions(
-        view, byte, row, (first, last), count_tokens, defs_share + spare, symbols, definitions
-    )
-    chunks = _chunks(chosen, label, view.language)
+    chosen = _choose_definitions(basis, (first, last), defs_share + spare)
+    chunks = _chunks(chosen, basis.label, view.language)
     leftover = defs_share + spare - sum(count_tokens(headed(comment, c.path, c.text)) for c in chunks)
     if leftover > 0:  # room nobody needed: a wider window
         first, last = window(costs.span(first, row) + leftover, costs.span(row + 1, last))
@@ -287,14 +289,15 @@ def _choose(
     return Choices(first, last, imports_text, chunks)
 
 
-def _wanted_names(snap: Snapshot, byte: int, row: int, own: list[Definition]) -> list[str]:
+def _wanted_names(basis: _Basis) -> list[str]:
     """Identifiers near the cursor, then in the enclosing scopes (innermost first), then the
     file's own definitions (the most used first), then the imported names. The cursor's own
     line is left out (see the module docstring)."""
+    snap, byte, row = basis.view, basis.byte, basis.row
     tree = snap.tree
     if tree is None:
         return []
-    source = snap.text.encode("utf-8", "surrogatepass")
+    source = snap.source
     line_a = source.rfind(b"\n", 0, byte) + 1
     line_b = source.find(b"\n", byte)
     skip = (line_a, line_b if line_b >= 0 else len(source))
@@ -317,7 +320,7 @@ def _wanted_names(snap: Snapshot, byte: int, row: int, own: list[Definition]) ->
     uses: dict[str, int] = {}
     for name, _ in identifiers(snap.language, tree.root_node):
         uses[name] = uses.get(name, 0) + 1
-    for d in own:
+    for d in basis.own:
         score = 20 + 1 / uses.get(d.name, 1)
         if score < ranked.get(d.name, float("inf")):
             ranked[d.name] = score
@@ -337,32 +340,23 @@ def _signature_line(d: Definition, language: str | None) -> str:
     return sig + " ..." if language == "python" and sig.endswith(":") else sig
 
 
-def _choose_definitions(
-    snap: Snapshot,
-    byte: int,
-    row: int,
-    window: tuple[int, int],
-    count_tokens: CountTokens,
-    budget: int,
-    symbols: Symbols | None,
-    own: list[Definition],
-) -> list[tuple[Definition, bool]]:
+def _choose_definitions(basis: _Basis, window: tuple[int, int], budget: int) -> list[tuple[Definition, bool]]:
     """(definition, shown whole) in order of relevance: the names used around the cursor
     first, the file's own other definitions after; the first half of the budget shows
     signature + first lines, the rest one signature line each, so many more fit."""
     if budget <= 0:
         return []
     own_by_name: dict[str, list[Definition]] = {}
-    for d in own:
+    for d in basis.own:
         own_by_name.setdefault(d.name, []).append(d)
-    visible = {d.name for d in own if window[0] <= d.name_line < window[1]}  # already in the window
-    picks = _Picks(snap, row, count_tokens, budget)
-    for name in _wanted_names(snap, byte, row, own):
+    visible = {d.name for d in basis.own if window[0] <= d.name_line < window[1]}  # already in the window
+    picks = _Picks(basis.view, basis.row, basis.count_tokens, budget)
+    for name in _wanted_names(basis):
         if name in visible:
             continue
         # this file's own definition is the likely one; else the nearest files' (at most one
         # for a name defined all over the workspace: which one is meant is a guess)
-        candidates = own_by_name.get(name) or _elsewhere(symbols, name, snap.uri)
+        candidates = own_by_name.get(name) or _elsewhere(basis.symbols, name, basis.view.uri)
         per_name = PER_NAME if len(candidates) <= PER_NAME + 1 else 1
         shown = 0
         for d in candidates:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import tree_sitter
 
-from ..documents import Cursor, Snapshot
+from ..structs import Cursor, Snapshot, utf8
 from .languages import new_parser
 
 COMMENT_TYPES = {"comment", "line_comment", "block_comment"}
@@ -27,10 +27,10 @@ def error_counter(snap: Snapshot, cursor: Cursor) -> Callable[[str], int] | None
     parser = new_parser(snap.language)
     if parser is None:
         return None
-    before, after = snap.text[: cursor.offset], snap.text[cursor.offset :]
+    before, after = snap.source[: cursor.byte], snap.source[cursor.byte :]
 
     def count(text: str) -> int:
-        return _errors(parser.parse((before + text + after).encode("utf-8", "surrogatepass")).root_node)
+        return _errors(parser.parse(before + utf8(text) + after).root_node)
 
     return count
 
@@ -46,18 +46,17 @@ def _is_docstring(node: tree_sitter.Node) -> bool:
 
 def completion_mode(snap: Snapshot, cursor: Cursor) -> str | None:
     """"skip" where a completion makes no sense, else None (decide by the line)."""
-    before = snap.text[: cursor.offset]
-    after = snap.text[cursor.offset :]
-    line_before = before.rsplit("\n", 1)[-1]
-    if not after.strip() and line_before.rstrip().endswith((")", "]", "}")) and line_before == line_before.rstrip():
+    line_before = cursor.before
+    closing = line_before.rstrip().endswith((")", "]", "}")) and line_before == line_before.rstrip()
+    if closing and not snap.text[cursor.offset :].strip():
         return "skip"  # right after a closing bracket at the end of the file
     if snap.tree is None:
         return None
-    byte = len(before.encode("utf-8", "surrogatepass"))
+    byte = cursor.byte
     node = snap.tree.root_node.descendant_for_byte_range(byte, byte)
     while node is not None:
         if node.type in COMMENT_TYPES:
-            at_line_end = not after.split("\n", 1)[0].strip()
+            at_line_end = not cursor.after.strip()
             return None if at_line_end else "skip"  # typing on at the end of a comment is fine
         if node.type in STRING_TYPES and node.start_byte < byte < node.end_byte:
             top = node if node.type != "string_content" else node.parent

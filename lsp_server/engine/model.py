@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..structs import CancelToken, Generation, GenParams, Prompt
+from ..structs import CancelToken, Generation, GenParams, Prompt, utf8
 from . import decoding, fim, healing, lifetime
 from .base import EngineError, EngineInfo, EngineStats, Stop
 from .evaluator import KV_MODES, Evaluator
@@ -131,7 +131,7 @@ class Model:
 
     def tokenize(self, text: str) -> list[int]:
         """User text, never parsed for special tokens."""
-        return self.llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=False, special=False) if text else []
+        return self.llm.tokenize(utf8(text), add_bos=False, special=False) if text else []
 
     def _count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..config import Settings
-from ..documents import Documents, Snapshot
+from ..documents import Documents
 from ..session import EngineSession, Others
+from ..structs import Snapshot
 from .engines import Engines
 from .pause import Debounce
 from ..workspace import WorkspaceService
@@ -43,7 +44,7 @@ class Completions:
         if doc is None:
             return None
         snap, cursor, others = doc.snapshot(), doc.cursor(line, character), self.others(uri)
-        at = doc.position(cursor.offset)
+        at = cursor.line, cursor.column
         started = time.monotonic()
         outcome = await self.engines.run(uri, self.session.complete, snap, cursor, self._settings(), others)
         notices = self.engines.notices

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from .. import diagnostics
-from ..documents import Document, Documents, Snapshot
+from ..documents import Document, Documents
+from ..structs import Snapshot
 from ..syntax_errors import Problem as Found
 from .pause import Background, Debounce
 

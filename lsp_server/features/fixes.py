@@ -117,8 +117,7 @@ class Fixes:
         doc = self.docs.get(request.uri)
         snap = doc.snapshot()
         l1, c1, l2, c2 = request.range
-        start = doc.byte_of_offset(doc.cursor(l1, c1).offset)
-        end = doc.byte_of_offset(doc.cursor(l2, c2).offset)
+        start, end = doc.cursor(l1, c1).byte, doc.cursor(l2, c2).byte
         rows = (l1, max(l1, l2 - 1 if c2 == 0 and l2 > l1 else l2)) if request.selection else None
         try:
             plan = await asyncio.get_running_loop().run_in_executor(
