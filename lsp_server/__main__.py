@@ -35,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _complete(args: argparse.Namespace) -> int:
     from .completion import complete
-    from .engine.loader import load_engine
+    from .loading import load_engine
     from .config import Settings
     from .context.symbols import SymbolSources
     from .context.workspace import index_folder
@@ -123,8 +123,7 @@ def _context(args: argparse.Namespace) -> int:
     for part in context_parts(model, prompt):
         print(f"===== {part['label']}: {part['tokens']} tokens =====")
         print(part["text"])
-    tokens = model.prompt_tokens(prompt)
-    print(f"===== the prompt as the model sees it: {len(tokens)} tokens (budget {args.budget}) =====")
+    print(f"===== the prompt as the model sees it: {model.prompt_token_count(prompt)} tokens (budget {args.budget}) =====")
     print(model.render(prompt))
     print(
         f"--- model: {model.info.name}, FIM: {model.info.fim or 'none (prefix-only)'}; workspace {workspace}: "

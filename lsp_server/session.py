@@ -19,7 +19,7 @@ from .config import Settings
 from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources
 from .engine.base import Engine, EngineInfo, EngineStats
-from .engine.loader import load_engine
+from .loading import load_engine
 from .results import ResultCache
 from .structs import CancelledError, CancelToken, Cursor, GenParams, Snapshot
 

@@ -16,8 +16,8 @@ from urllib.request import url2pathname
 from .context.symbols import Definition, SymbolIndex
 from .context.workspace import Ignore, read_definitions, workspace_files
 from .documents import Documents
-from .features.client import Notices
-from .features.pause import Background
+from .client import Notices
+from .pause import Background
 from .watcher import Watcher
 
 log = logging.getLogger("sokuji")

@@ -15,7 +15,7 @@ from ..documents import Documents
 from ..session import EngineSession, Others
 from ..structs import Snapshot
 from .engines import Engines
-from .pause import Debounce
+from ..pause import Debounce
 from ..workspace import WorkspaceService
 
 

@@ -13,7 +13,7 @@ from .. import diagnostics
 from ..documents import Document, Documents
 from ..structs import Snapshot
 from ..syntax_errors import Problem as Found
-from .pause import Background, Debounce
+from ..pause import Background, Debounce
 
 log = logging.getLogger("sokuji")
 Position = tuple[int, int]  # (line, character in the client's encoding)

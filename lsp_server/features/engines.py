@@ -16,8 +16,8 @@ from ..engine.devices import gpu_warning
 from ..engine.worker import LatestWins, Worker, WorkerDied
 from ..session import EngineSession
 from ..structs import CancelledError, CancelToken
-from .client import Notices
-from .pause import Background
+from ..client import Notices
+from ..pause import Background
 
 log = logging.getLogger("sokuji")
 ENGINE_STOP = 30.0  # seconds the engine thread gets to stop at exit (a model load cannot be cut short)

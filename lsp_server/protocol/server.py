@@ -17,7 +17,7 @@ from pygls.protocol.language_server import lsp_method
 from .. import __version__
 from ..config import Settings, decode_settings
 from ..documents import Documents
-from ..features.client import Level, Notices
+from ..client import Level, Notices
 from ..features.completion import Completions
 from ..features.diagnostics import Diagnostics, Problem
 from ..features.engines import Engines
@@ -72,7 +72,7 @@ class SokujiProtocol(LanguageServerProtocol):
 
 
 class LspClient:
-    """features.client.Client over LSP: showMessage, logMessage, work-done progress."""
+    """client.Client over LSP: showMessage, logMessage, work-done progress."""
 
     def __init__(self, server: SokujiServer) -> None:
         self._server = server

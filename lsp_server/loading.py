@@ -1,17 +1,17 @@
 """The engine the settings name: the in-process model (a GGUF file: a path, a catalog name
 or REPO/FILE found in the local Hugging Face cache, never downloaded; or the embedded
-default), or a remote server."""
+default), or a remote server. Here, not in engine/, which knows engines but not the catalog."""
 
 from __future__ import annotations
 
 import threading
 
-from .. import models
-from ..config import Settings
-from .base import Engine
-from .embedded import cache_dir
-from .model import Model
-from .remote import RemoteEngine
+from . import models
+from .config import Settings
+from .engine.base import Engine
+from .engine.embedded import cache_dir
+from .engine.model import Model
+from .engine.remote import RemoteEngine
 
 # llama-cpp-python's load swaps the process-wide sys.stderr (model.py catches its chatter):
 # two at once, on the engine and the loader threads, could leave it swapped. One local load at a time.

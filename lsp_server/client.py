@@ -1,4 +1,4 @@
-"""What features may tell the editor, without knowing LSP: messages, log lines, progress.
+"""What the features and services may tell the editor, without knowing LSP: messages, log lines, progress.
 The protocol layer implements `Client` (protocol/server.py)."""
 
 from __future__ import annotations
