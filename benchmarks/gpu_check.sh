@@ -15,7 +15,7 @@ PY=${PY:-.venv/bin/python}
 LOGS=${1:-$(mktemp -d "${TMPDIR:-/tmp}/sokuji-gpu-check.XXXXXX")}
 KV_FILES=${KV_FILES:-12}
 TIME_SCALE=${TIME_SCALE:-1}
-TESTS=${TESTS:-tests/test_server_e2e.py tests/test_exit.py tests/test_kv_cache.py tests/test_kv_server.py tests/test_faults.py tests/test_fixes_e2e.py tests/test_context_e2e.py tests/test_postprocess_e2e.py}
+TESTS=${TESTS:-tests/e2e/test_server_e2e.py tests/robustness/test_exit.py tests/e2e/test_kv_cache.py tests/e2e/test_kv_server.py tests/robustness/test_faults.py tests/e2e/test_fixes_e2e.py tests/e2e/test_context_e2e.py tests/e2e/test_postprocess_e2e.py}
 mkdir -p "$LOGS"
 SUMMARY=()
 FAILED=0

@@ -103,7 +103,7 @@ def cached(repo: str, file: str) -> str | None:
     """The file's path in the Hugging Face cache (the `main` revision), or None. Read here, with
     huggingface_hub's constants for where the cache is (HF_HOME, HF_HUB_CACHE): its
     try_to_load_from_cache would load the download stack (an HTTP client, file locks reading
-    /proc) into `sokuji serve`, which never downloads. tests/test_models_e2e.py checks that
+    /proc) into `sokuji serve`, which never downloads. tests/e2e/test_models_e2e.py checks that
     what `pull` writes is found here."""
     from huggingface_hub import constants
 

@@ -1,4 +1,4 @@
-;;; Driven by tests/test_editors.py: Emacs in batch mode with the README's customisation
+;;; Driven by tests/editors/test_editors.py: Emacs in batch mode with the README's customisation
 ;;; snippet (its own `sokuji-command', settings and a TAB key), eglot, a real `sokuji serve'
 ;;; and the embedded model; sokuji is not on PATH. Keys are pressed with `execute-kbd-macro'.
 ;;; Writes what happened to $SOKUJI_RESULT.

@@ -1,4 +1,4 @@
-;;; Driven by tests/test_editors.py: Emacs 28 in batch mode with the README's snippet, eglot, a
+;;; Driven by tests/editors/test_editors.py: Emacs 28 in batch mode with the README's snippet, eglot, a
 ;;; real `sokuji serve' (SOKUJI_FAULTS="hold:token@1": the first request stays in flight until
 ;;; cancelled) and the embedded model. Keys are pressed with `execute-kbd-macro', so the command
 ;;; loop's hooks run as for a user. Writes what happened to $SOKUJI_RESULT.

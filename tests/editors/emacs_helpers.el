@@ -1,4 +1,4 @@
-;;; Helpers of the Emacs editor tests (tests/test_editors.py): a result plist written to
+;;; Helpers of the Emacs editor tests (tests/editors/test_editors.py): a result plist written to
 ;;; $SOKUJI_RESULT as JSON when the test finishes.
 (require 'json)
 (setq debug-on-error nil)

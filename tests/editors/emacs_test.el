@@ -1,4 +1,4 @@
-;;; Driven by tests/test_editors.py: Emacs in batch mode with the README's snippet, eglot, a
+;;; Driven by tests/editors/test_editors.py: Emacs in batch mode with the README's snippet, eglot, a
 ;;; real `sokuji serve' and the embedded model. Writes what happened to $SOKUJI_RESULT.
 (load (expand-file-name "emacs_helpers.el" (file-name-directory load-file-name)) nil t)
 

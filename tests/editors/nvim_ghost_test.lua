@@ -1,4 +1,4 @@
--- Driven by tests/test_editors.py: headless Neovim 0.8+ with the README's snippets, a real
+-- Driven by tests/editors/test_editors.py: headless Neovim 0.8+ with the README's snippets, a real
 -- `sokuji serve` (SOKUJI_FAULTS="hold:token@1": the first request stays in flight until it is
 -- cancelled) and the embedded model. Keys are typed (nvim_feedkeys) and the main loop runs
 -- between steps (a coroutine resumed by timers), as for a user. Writes $SOKUJI_RESULT (JSON).

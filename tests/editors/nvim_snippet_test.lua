@@ -1,4 +1,4 @@
--- Driven by tests/test_editors.py: headless Neovim 0.11 running one of the README's Neovim
+-- Driven by tests/editors/test_editors.py: headless Neovim 0.11 running one of the README's Neovim
 -- snippets as the user's init, with a real `sokuji serve` and the embedded model.
 --   SOKUJI_CASE=attach: the snippet alone starts sokuji (vim.lsp.config, or nvim-lspconfig
 --     found on $SOKUJI_LSPCONFIG); a Python buffer gets the client and a completion from it.

@@ -1,4 +1,4 @@
--- Driven by tests/test_editors.py: headless Neovim with the README's snippet, a real
+-- Driven by tests/editors/test_editors.py: headless Neovim with the README's snippet, a real
 -- `sokuji serve` and the embedded model. Writes what happened to $SOKUJI_RESULT (JSON).
 local result = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor) }
 local function finish(ok, err)

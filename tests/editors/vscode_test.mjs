@@ -1,4 +1,4 @@
-// Driven by tests/test_editors.py: the real VS Code workbench (code-server) in headless
+// Driven by tests/editors/test_editors.py: the real VS Code workbench (code-server) in headless
 // Debian chromium, with the packaged sokuji extension: type in a file, wait for sokuji's
 // ghost text, accept it with Tab, save. Prints a JSON line with what happened.
 import { createRequire } from "node:module";

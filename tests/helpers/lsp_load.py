@@ -1,4 +1,4 @@
-"""Helpers for the load tests (tests/test_soak.py, tests/test_fuzz.py): a client-side model of
+"""Helpers for the load tests (tests/robustness/test_soak.py, tests/robustness/test_fuzz.py): a client-side model of
 each document's text with LSP's position rules, requests sent in order and counted per id,
 the server's memory, and a check through the real protocol that the server holds the text the
 client holds."""

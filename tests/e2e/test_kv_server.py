@@ -4,7 +4,7 @@ import asyncio
 
 from lsprotocol import types
 
-from .e2e import capabilities, inline, insert, open_doc, session, stats
+from ..helpers.e2e import capabilities, inline, insert, open_doc, session, stats
 
 A = '''"""Geometry helpers for circles.
 

@@ -9,7 +9,7 @@ from lsp_server.engine.model import Model
 from lsp_server.results import ResultCache
 from lsp_server.structs import CancelToken, GenParams, Prompt
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lsp_server"
+PACKAGE = Path(__file__).resolve().parents[2] / "lsp_server"
 SOURCES = ["documents.py", "protocol/server.py", "engine/model.py", "context/languages.py"]
 PROMPTS = [Prompt(prefix=(PACKAGE / name).read_text()[:1500], suffix="", multiline=False) for name in SOURCES]
 PARAMS = GenParams(max_tokens=12, time_budget_ms=60_000)

@@ -17,7 +17,7 @@ from lsprotocol import types
 
 from lsp_server.engine.embedded import embedded_model_path
 
-from .e2e import capabilities, inline, insert, open_doc, session, stats, wait_stat
+from ..helpers.e2e import capabilities, inline, insert, open_doc, session, stats, wait_stat
 
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 

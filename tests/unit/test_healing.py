@@ -13,7 +13,7 @@ from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.healing import Healer, Pieces, rollback
 from lsp_server.engine.model import Model
 
-from .tiny_gguf import FAMILY_TOKENS, write_vocab_gguf
+from ..helpers.tiny_gguf import FAMILY_TOKENS, write_vocab_gguf
 
 
 def vocab(*pieces: str | bytes, control: tuple[str, ...] = ()) -> tuple[Pieces, dict[bytes, int]]:

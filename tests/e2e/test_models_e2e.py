@@ -1,6 +1,6 @@
 """Catalog names and per-feature engines in the real running server.
 
-Models reach the cache through `sokuji pull` from tests/fake_hub.py, a local server that
+Models reach the cache through `sokuji pull` from tests/helpers/fake_hub.py, a local server that
 answers as the Hugging Face hub does: a fake only because the hub cannot be reached from
 here. The server itself must never ask it anything.
 """
@@ -14,12 +14,12 @@ from lsprotocol import types
 
 from lsp_server.models import BY_NAME
 
-from .e2e import capabilities, held, inline, open_doc, session, stats, wait_stat
-from .fake_hub import FakeHub
+from ..helpers.e2e import capabilities, held, inline, open_doc, session, stats, wait_stat
+from ..helpers.fake_hub import FakeHub
 from .test_fixes_e2e import code_actions, resolve
-from .test_models import hub_env, sokuji
+from ..unit.test_models import hub_env, sokuji
 from .test_remote_e2e import free_port, start_engine, stop_engine
-from .tiny_gguf import FAMILY_TOKENS, write_tiny_model
+from ..helpers.tiny_gguf import FAMILY_TOKENS, write_tiny_model
 
 QWEN = BY_NAME["qwen2.5-coder-0.5b"]
 CODE = "def total(values, factor):\n    result = sum(values)\n    return result * factor\n"

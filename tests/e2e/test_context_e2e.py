@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from .e2e import capabilities, inline, insert, open_doc, session, stats, wait_stat
+from ..helpers.e2e import capabilities, inline, insert, open_doc, session, stats, wait_stat
 
 SHAPES = '''import math
 

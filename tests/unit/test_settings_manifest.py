@@ -18,7 +18,7 @@ import msgspec
 
 from lsp_server.config import _LIMITS, FixesEngine, Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VSCODE = ROOT / "editors" / "vscode"
 JSON_TYPES = {
     "string": lambda v: isinstance(v, str),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from .e2e import capabilities, completion_logs, inline, open_doc, session, stats
+from ..helpers.e2e import capabilities, completion_logs, inline, open_doc, session, stats
 
 # (document, what the word at its end goes on with)
 CASES = [

@@ -1,7 +1,7 @@
 """Syntax-aware completions over LSP, with the real model: whatever it writes, the server's
 post-processing keeps these promises."""
 
-from .e2e import capabilities, completion_logs, inline, open_doc, session
+from ..helpers.e2e import capabilities, completion_logs, inline, open_doc, session
 
 FOO = "def foo(a, b):\n    return a + b\n\n\nx = 1\ny = 2\nresult = foo()\nprint(result)\n"
 BODY = "def add(a, b):\n    \n\n\ndef main():\n    print(add(1, 2))\n"

@@ -7,7 +7,7 @@ from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.engine.model import Model
 from lsp_server.structs import Chunk, Prompt
 
-from .tiny_gguf import FAMILY_TOKENS, write_vocab_gguf
+from ..helpers.tiny_gguf import FAMILY_TOKENS, write_vocab_gguf
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import tree_sitter
 from lsp_server.context.languages import grammar_names, new_parser
 from lsp_server.context.queries import KINDS, captures, query, query_source
 
-GRAMMARS = Path(__file__).resolve().parent.parent / "grammars"
+GRAMMARS = Path(__file__).resolve().parents[2] / "grammars"
 
 DEFINITION_KINDS = {"function", "method", "class", "interface", "type", "constant", "module", "macro"}
 CAPTURE_NAMES = (

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lsp_server"
+PACKAGE = Path(__file__).resolve().parents[2] / "lsp_server"
 MAX_MODULE_LINES = 450
 MAX_CLASS_LINES = 300
 MAX_FUNCTION_LINES = 60

@@ -33,8 +33,8 @@ from lsprotocol import types
 from lsp_server.context.prompt import Budget, build_prompt
 from lsp_server.documents import Document
 
-from .e2e import capabilities, open_doc, session
-from .lsp_load import Ledger, TextModel, assert_server_text, change_params, rss_kib, unexpected_log_errors
+from ..helpers.e2e import capabilities, open_doc, session
+from ..helpers.lsp_load import Ledger, TextModel, assert_server_text, change_params, rss_kib, unexpected_log_errors
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 150))
 # ... or fewer: none starts after this many seconds (on 2 idle cores the examples take ~40 s;

@@ -73,7 +73,7 @@ def test_imports_stay_in_their_layer(module):
         assert not leaked, f"{module} pulls in {leaked}"
 
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lsp_server"
+PACKAGE = Path(__file__).resolve().parents[2] / "lsp_server"
 
 
 def _unit(module: str) -> str | None:

@@ -1,9 +1,9 @@
 """`sokuji serve` with a CPython audit hook installed before `lsp_server` is imported.
 
-    SOKUJI_AUDIT_LOG=/tmp/audit.jsonl python tests/audit_serve.py serve [--model PATH]
+    SOKUJI_AUDIT_LOG=/tmp/audit.jsonl python tests/helpers/audit_serve.py serve [--model PATH]
 
 Every audited event that touches the file system, the network or other processes is written
-as one JSON line to the file named by SOKUJI_AUDIT_LOG. tests/test_privacy.py reads it back.
+as one JSON line to the file named by SOKUJI_AUDIT_LOG. tests/robustness/test_privacy.py reads it back.
 
 The hook must not recurse: the log file is opened with os.open before the hook is installed
 and written with os.write (neither raises an audit event once open), json is imported

@@ -10,7 +10,7 @@ import pytest
 
 from lsp_server.structs import CancelledError, CancelToken, GenParams, Prompt
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sokuji(*args: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from lsprotocol import types
 
 from lsp_server.syntax_errors import errors_of
 
-from .e2e import capabilities, open_doc, session, wait_stat
+from ..helpers.e2e import capabilities, open_doc, session, wait_stat
 
 BROKEN = "def total(values, factor):\n    result = sum(values\n    return result * factor\n"
 FIXED = "def total(values, factor):\n    result = sum(values)\n    return result * factor\n"

@@ -4,7 +4,7 @@ import asyncio
 
 from lsprotocol import types
 
-from .e2e import cancel_when_held, capabilities, complete_at, completion_logs, held, inline, insert, open_doc, session
+from ..helpers.e2e import cancel_when_held, capabilities, complete_at, completion_logs, held, inline, insert, open_doc, session
 
 FIB = '''def fibonacci(n: int) -> int:
     """Return the n-th Fibonacci number."""

@@ -1,6 +1,6 @@
 """Privacy and boundaries, proved on a real session with the real model.
 
-The real server runs under tests/audit_serve.py, which installs a CPython audit hook
+The real server runs under tests/helpers/audit_serve.py, which installs a CPython audit hook
 (`sys.addaudithook`) before `lsp_server` is imported and logs every file opened, folder
 listed, file-system change, socket, network call and process start. A full session runs —
 the workspace index, the watcher, inline completions, a fix (diagnostics, code action,
@@ -16,7 +16,7 @@ resolve), an edit, shutdown persisting the KV states — and then the log must s
   cache and never downloaded: the hub it would be downloaded from gets no request.
 
 No code model can be downloaded here, so the embedded model's file is put in the cache under
-that catalog entry's repository and file, by huggingface_hub itself from tests/fake_hub.py (a
+that catalog entry's repository and file, by huggingface_hub itself from tests/helpers/fake_hub.py (a
 local server answering as the hub does: a fake only because the hub cannot be reached). What
 is checked is how the name is resolved, not which weights answer.
 
@@ -42,12 +42,12 @@ import lsp_server
 from lsp_server.engine.embedded import embedded_model_path
 from lsp_server.models import BY_NAME
 
-from .e2e import inline, insert, open_doc, stats, wait_stat
-from .fake_hub import FakeHub
-from .test_fixes_e2e import BROKEN, caps_versioned, code_actions, diagnostics_for, recorder, resolve
+from ..helpers.e2e import inline, insert, open_doc, stats, wait_stat
+from ..helpers.fake_hub import FakeHub
+from ..e2e.test_fixes_e2e import BROKEN, caps_versioned, code_actions, diagnostics_for, recorder, resolve
 
-REPO = Path(__file__).resolve().parent.parent
-WRAPPER = Path(__file__).resolve().parent / "audit_serve.py"
+REPO = Path(__file__).resolve().parents[2]
+WRAPPER = Path(__file__).resolve().parents[1] / "helpers" / "audit_serve.py"
 
 APP = '''from pkg.helpers import scale
 from secret_dir.secret import secret_token

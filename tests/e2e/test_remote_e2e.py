@@ -18,7 +18,7 @@ from lsprotocol import types
 
 from lsp_server.engine.embedded import embedded_model_path
 
-from .e2e import cancel_when_held, capabilities, completion_logs, inline, open_doc, session
+from ..helpers.e2e import cancel_when_held, capabilities, completion_logs, inline, open_doc, session
 from .test_fixes_e2e import BROKEN, FIXED, apply, code_actions, resolve
 
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    "

@@ -1,6 +1,6 @@
 """`sokuji models` and `sokuji pull`, run as a user runs them.
 
-The hub is tests/fake_hub.py, a local HTTP server answering as huggingface.co does for file
+The hub is tests/helpers/fake_hub.py, a local HTTP server answering as huggingface.co does for file
 downloads: a fake only because the hub cannot be reached from here. The downloads, the cache,
 HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE, the resume and the checks are the real ones
 (huggingface_hub, llama.cpp), on real GGUF files built with the `gguf` package.
@@ -21,10 +21,10 @@ import pytest
 from lsp_server.engine.fim import FAMILIES
 from lsp_server.models import BY_NAME, CATALOG, catalog_markdown
 
-from .fake_hub import FakeHub
-from .tiny_gguf import FAMILY_TOKENS, write_tiny_model, write_vocab_gguf
+from ..helpers.fake_hub import FakeHub
+from ..helpers.tiny_gguf import FAMILY_TOKENS, write_tiny_model, write_vocab_gguf
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QWEN = BY_NAME["qwen2.5-coder-0.5b"]  # the entry the fake hub serves a tiny model for
 
 

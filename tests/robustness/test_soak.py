@@ -18,8 +18,8 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from .e2e import capabilities, open_doc, session
-from .lsp_load import Ledger, TextModel, assert_server_text, change_params, rss_kib, unexpected_log_errors
+from ..helpers.e2e import capabilities, open_doc, session
+from ..helpers.lsp_load import Ledger, TextModel, assert_server_text, change_params, rss_kib, unexpected_log_errors
 
 SEED = 20250605
 NUM_DOCS = 32  # 24 Python files from the standard library, 8 generated JavaScript files

@@ -17,7 +17,7 @@ import pytest
 
 from .test_robustness import FIB, RawClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LEFT_OPEN = "was still open at exit"
 HUMANEVAL = ROOT.parent / "shared" / "eval" / "humaneval-infilling"  # benchmarks/humaneval_infill.py's default
 HELD = {"SOKUJI_FAULTS": "hold:token@1", "SOKUJI_LOG_LEVEL": "INFO"}  # the first completion waits, mid-decode, for its cancel

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    \n"
 BROKEN = "def total(values, factor):\n    result = sum(values\n    return result * factor\n"
