@@ -4,12 +4,6 @@
 ;;; Writes what happened to $SOKUJI_RESULT.
 (load (expand-file-name "emacs_helpers.el" (file-name-directory load-file-name)) nil t)
 
-(defun sokuji-test--wait (pred seconds what)
-  (let ((end (+ (float-time) seconds)))
-    (while (and (not (funcall pred)) (< (float-time) end))
-      (accept-process-output nil 0.05))
-    (or (funcall pred) (error "timed out waiting for %s" what))))
-
 (defun sokuji-test--ghost ()
   "The ghost text as drawn: the after-string of sokuji's overlay."
   (let ((ovs (cl-remove-if-not (lambda (o) (overlay-get o 'sokuji)) (overlays-in (point-min) (point-max)))))

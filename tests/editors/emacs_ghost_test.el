@@ -4,12 +4,6 @@
 ;;; loop's hooks run as for a user. Writes what happened to $SOKUJI_RESULT.
 (load (expand-file-name "emacs_helpers.el" (file-name-directory load-file-name)) nil t)
 
-(defun sokuji-test--wait (pred seconds what)
-  (let ((end (+ (float-time) seconds)))
-    (while (and (not (funcall pred)) (< (float-time) end))
-      (accept-process-output nil 0.05))
-    (or (funcall pred) (error "timed out waiting for %s" what))))
-
 (defun sokuji-test--open (file)
   (find-file (expand-file-name file (getenv "SOKUJI_WORKSPACE")))
   (python-mode)

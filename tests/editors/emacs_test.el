@@ -2,7 +2,7 @@
 ;;; real `sokuji serve' and the embedded model. Writes what happened to $SOKUJI_RESULT.
 (load (expand-file-name "emacs_helpers.el" (file-name-directory load-file-name)) nil t)
 
-(defun sokuji-test--wait (pred seconds)
+(defun sokuji-test--poll (pred seconds)
   (let ((end (+ (float-time) seconds)))
     (while (and (not (funcall pred)) (< (float-time) end))
       (accept-process-output nil 0.05))
@@ -15,7 +15,7 @@
   ;; with the contact sokuji.el registered in `eglot-server-programs'
   (unless (eglot-current-server)
     (apply #'eglot (eglot--guess-contact)))
-  (unless (sokuji-test--wait (lambda () (eglot-managed-p)) 120)
+  (unless (sokuji-test--poll (lambda () (eglot-managed-p)) 120)
     (error "eglot did not manage %s" file)))
 
 (condition-case err
@@ -40,14 +40,14 @@
       ;; 2. syntax errors: the diagnostic, then the code action that fixes it
       (dolist (case '(("calc.py" . :after_fix) ("broken.py" . :after_broken_fix)))
         (sokuji-test--open (car case))
-        (sokuji-test--wait (lambda () nil) 1.0)  ; the server publishes after a pause in edits
+        (sokuji-test--poll (lambda () nil) 1.0)  ; the server publishes after a pause in edits
         (flymake-start)
-        (unless (sokuji-test--wait (lambda () (flymake-diagnostics)) 30)
+        (unless (sokuji-test--poll (lambda () (flymake-diagnostics)) 30)
           (error "no diagnostics in %s" (car case)))
         (sokuji-test--put :diagnostics (mapcar #'flymake-diagnostic-text (flymake-diagnostics)))
         (let ((before (buffer-string)))
           (eglot-code-actions (point-min) (point-max) "quickfix" t)
-          (unless (sokuji-test--wait (lambda () (not (equal before (buffer-string)))) 120)
+          (unless (sokuji-test--poll (lambda () (not (equal before (buffer-string)))) 120)
             (error "the fix was not applied to %s" (car case))))
         (sokuji-test--put (cdr case) (buffer-substring-no-properties (point-min) (point-max))))
       (sokuji-test--finish t))

@@ -2,52 +2,10 @@
 -- `sokuji serve` (SOKUJI_FAULTS="hold:token@1": the first request stays in flight until it is
 -- cancelled) and the embedded model. Keys are typed (nvim_feedkeys) and the main loop runs
 -- between steps (a coroutine resumed by timers), as for a user. Writes $SOKUJI_RESULT (JSON).
-local result = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor), steps = {} }
-local function finish(ok, err)
-  result.ok = ok
-  result.error = err
-  if not ok then result.logs = logs end
-  local f = io.open(os.getenv("SOKUJI_RESULT"), "w")
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd(ok and "qall!" or "cquit 3")
-end
-
-local logs = {}
-local co
-local function wait(cond, ms, what)
-  local deadline = vim.loop.now() + ms
-  while not cond() do
-    assert(vim.loop.now() < deadline, "timed out waiting for " .. what)
-    vim.defer_fn(function() assert(coroutine.resume(co)) end, 20)
-    coroutine.yield()
-  end
-end
-
-local function type_keys(keys)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "t", false)
-end
-
-vim.lsp.handlers["window/logMessage"] = function(_, params) logs[#logs + 1] = params.message end
-local function logged(pattern)
-  for _, m in ipairs(logs) do
-    if m:find(pattern) then return true end
-  end
-  return false
-end
-
-local ns = vim.api.nvim_create_namespace("sokuji_ghost")
--- the ghost text as drawn: the extmark's inline/eol text, then its virtual lines
-local function ghost(bufnr)
-  local marks = vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true })
-  if #marks == 0 then return nil end
-  local d = marks[1][4]
-  local text = d.virt_text and d.virt_text[1][1] or ""
-  for _, l in ipairs(d.virt_lines or {}) do text = text .. "\n" .. l[1][1] end
-  return { text = text, row = marks[1][2], col = marks[1][3], pos = d.virt_text_pos, marks = #marks }
-end
-
-local function line(bufnr, row) return vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] end
+local h = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "nvim_helpers.lua")
+local result, finish, wait, type_keys, ghost, line = h.result, h.finish, h.wait, h.type_keys, h.ghost, h.line
+result.steps = {}
+local logged = h.logged
 
 local function main()
   vim.opt.runtimepath:prepend(os.getenv("SOKUJI_NVIM_RUNTIME"))
@@ -144,8 +102,4 @@ local function main()
   finish(true)
 end
 
-co = coroutine.create(function()
-  local ok, err = xpcall(main, debug.traceback)
-  if not ok then finish(false, err) end
-end)
-vim.defer_fn(function() assert(coroutine.resume(co)) end, 0)
+h.run(main)

@@ -7,52 +7,17 @@
 --     it; the user's own map survives; the settings reached the server.
 -- Keys are typed (nvim_feedkeys) and the main loop runs between steps (a coroutine resumed by
 -- timers). Writes $SOKUJI_RESULT (JSON).
-local result = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor) }
-local logs, notes = {}, {}
-local function finish(ok, err)
-  result.ok = ok
-  result.error = err
-  result.logs = logs
-  result.notes = notes
-  local f = io.open(os.getenv("SOKUJI_RESULT"), "w")
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd(ok and "qall!" or "cquit 3")
-end
+local h = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "nvim_helpers.lua")
+local result, finish, wait, type_keys, ghost, line = h.result, h.finish, h.wait, h.type_keys, h.ghost, h.line
+local notes = {}
+result.notes = notes
 
-local co
-local function wait(cond, ms, what)
-  local deadline = vim.loop.now() + ms
-  while not cond() do
-    assert(vim.loop.now() < deadline, "timed out waiting for " .. what)
-    vim.defer_fn(function() assert(coroutine.resume(co)) end, 20)
-    coroutine.yield()
-  end
-end
-
-local function type_keys(keys)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "t", false)
-end
-
--- what the server logged (window/logMessage) and what Neovim or a plugin told the user
-vim.lsp.handlers["window/logMessage"] = function(_, params) logs[#logs + 1] = params.message end
+-- what Neovim or a plugin told the user
 local notify = vim.notify
 vim.notify = function(msg, level, opts)
   notes[#notes + 1] = { msg = tostring(msg), level = level }
   return notify(msg, level, opts)
 end
-
-local ns = vim.api.nvim_create_namespace("sokuji_ghost")
-local function ghost(bufnr)
-  local marks = vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true })
-  if #marks == 0 then return nil end
-  local d = marks[1][4]
-  local text = d.virt_text and d.virt_text[1][1] or ""
-  for _, l in ipairs(d.virt_lines or {}) do text = text .. "\n" .. l[1][1] end
-  return text
-end
-
-local function line(bufnr, row) return vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] end
 
 local dir = os.getenv("SOKUJI_WORKSPACE")
 local function open(name)
@@ -111,7 +76,7 @@ local function setup_case()
   vim.api.nvim_win_set_cursor(0, { 3, 0 })
   type_keys("A")
   wait(function() return vim.api.nvim_get_mode().mode == "i" end, 5000, "insert mode")
-  result.ghost_before_tab = ghost(bufnr) or vim.NIL
+  result.ghost_before_tab = ghost(bufnr) and ghost(bufnr).text or vim.NIL
   type_keys("<Tab>")
   wait(function() return line(bufnr, 2) ~= "        " end, 10000, "the tab")
   result.after_plain_tab = line(bufnr, 2)
@@ -121,7 +86,7 @@ local function setup_case()
   -- a suggestion shown: <Tab> accepts it all
   type_keys("self.")
   wait(function() return ghost(bufnr) ~= nil end, 180000, "ghost text")
-  result.ghost = ghost(bufnr)
+  result.ghost = ghost(bufnr).text
   type_keys("<Tab>")
   wait(function() return ghost(bufnr) == nil end, 10000, "accept with <Tab>")
   result.after_tab = table.concat(vim.api.nvim_buf_get_lines(bufnr, 2, -1, false), "\n")
@@ -144,8 +109,4 @@ local function main()
   finish(true)
 end
 
-co = coroutine.create(function()
-  local ok, err = xpcall(main, debug.traceback)
-  if not ok then finish(false, err) end
-end)
-vim.defer_fn(function() assert(coroutine.resume(co)) end, 0)
+h.run(main)

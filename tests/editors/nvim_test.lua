@@ -1,14 +1,7 @@
 -- Driven by tests/editors/test_editors.py: headless Neovim with the README's snippet, a real
 -- `sokuji serve` and the embedded model. Writes what happened to $SOKUJI_RESULT (JSON).
-local result = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor) }
-local function finish(ok, err)
-  result.ok = ok
-  result.error = err
-  local f = io.open(os.getenv("SOKUJI_RESULT"), "w")
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd(ok and "qall!" or "cquit 3")
-end
+local h = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "nvim_helpers.lua")
+local result, finish = h.result, h.finish
 
 local function clients(bufnr)
   if vim.lsp.get_clients then
