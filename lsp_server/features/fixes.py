@@ -77,12 +77,13 @@ class Fixes:
                      selection: tuple[int, int, int, int] | None) -> list[Offer]:
         """The fixes worth listing for `problems` (range, message, own), and a rewrite of the
         `selection` when one is given: a checked repair exists, or a model rewrite may work."""
-        if self.docs.get(uri) is None:
+        doc = self.docs.get(uri)
+        if doc is None:
             return []
         found = []
         for i, (rng, message, own) in enumerate(problems):
             request = FixRequest(uri, rng, message, own)
-            _, _, plan = await self._plan(request)
+            _, _, plan = await self._plan(doc, request)
             if plan.candidates or (plan.rewrite and self.engines.fix_error() is None):
                 found.append(Offer(plan.title, "quickfix", request, i))
         if selection is not None:
@@ -99,7 +100,7 @@ class Fixes:
         doc = self.docs.get(request.uri)
         if doc is None:
             return self._refuse(request.uri, "the document is not open")
-        snap, start, plan = await self._plan(request)
+        snap, start, plan = await self._plan(doc, request)
         if len(plan.candidates) == 1:  # nothing to rank: no model needed
             return self._offer(doc, snap.version, fixes.repair(plan))
         if not plan.candidates and not plan.rewrite:
@@ -112,9 +113,9 @@ class Fixes:
             return self._refuse(request.uri, self.engines.fix_error() or "no model loaded")
         return self._offer(doc, snap.version, outcome.value)
 
-    async def _plan(self, request: FixRequest):
-        """The fix's plan for the document's current version (fixes.plan_fix), found off the loop."""
-        doc = self.docs.get(request.uri)
+    async def _plan(self, doc: Document, request: FixRequest):
+        """The fix's plan for the document's current version (fixes.plan_fix), found off the
+        loop. `doc` as the caller found it: it may close meanwhile, its snapshot stays valid."""
         snap = doc.snapshot()
         l1, c1, l2, c2 = request.range
         start, end = doc.cursor(l1, c1).byte, doc.cursor(l2, c2).byte
