@@ -12,6 +12,8 @@ import msgspec
 
 # The keys that choose and load an engine: what `fixes` may set apart from completions.
 ENGINE_KEYS = ("model", "engine", "url", "api_key_env", "timeout_ms", "gpu_layers", "context_size")
+# The keys whose change reloads the engines: those, the KV cache's, and the fixes' own engine.
+RELOAD_KEYS = (*ENGINE_KEYS, "kv_cache", "kv_cache_mb", "kv_cache_persist", "fixes")
 
 
 class FixesEngine(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fields=True):

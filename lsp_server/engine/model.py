@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import logging
 import os
 import sys
@@ -207,8 +208,8 @@ class Model:
             _cached, pending = self.ctx.prefill(tokens, cancel, key)
             self.ctx.decode(pending, outputs_from=len(pending) - 1)
             row = self.ctx.logits(1)[0]
-            best = (int(tok) for tok in np.argsort(-row)[: count * 4])
-            return [self.llm.detokenize([tok]).decode("utf-8", "replace") for tok in best if not self._is_end(tok)][:count]
+            wanted = (tok for tok in map(int, np.argsort(-row)[: count * 4]) if not self._is_end(tok))
+            return [self.llm.detokenize([tok]).decode("utf-8", "replace") for tok in itertools.islice(wanted, count)]
 
     def rewrite(self, text: str, source: str, params: GenParams, cancel: CancelToken, stop: Stop,
                 key: str = "", lookup: bool = True) -> Generation:

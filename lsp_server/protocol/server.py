@@ -15,7 +15,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
-from ..config import Settings, decode_settings
+from ..config import RELOAD_KEYS, Settings, decode_settings
 from ..documents import Documents
 from ..client import Level, Notices
 from ..features.completion import Completions
@@ -24,13 +24,9 @@ from ..features.engines import Engines
 from ..features.fixes import Fixes
 from ..session import EngineSession
 from ..workspace import WorkspaceService
-from .convert import range_of
+from .convert import SECTION, range_of
 
 log = logging.getLogger("sokuji")
-SECTION = "sokuji"
-# the keys whose change reloads the engines
-ENGINE_SETTINGS = ("model", "gpu_layers", "context_size", "kv_cache", "kv_cache_mb", "kv_cache_persist",
-                   "engine", "url", "api_key_env", "timeout_ms", "fixes")
 _LEVELS = {"error": types.MessageType.Error, "warning": types.MessageType.Warning, "info": types.MessageType.Info}
 
 
@@ -161,7 +157,7 @@ class SokujiServer(LanguageServer):
         for message in errors:
             self.client.show("warning", message)
         old, self.settings = self.settings, settings
-        return any(getattr(old, k) != getattr(settings, k) for k in ENGINE_SETTINGS)
+        return any(getattr(old, k) != getattr(settings, k) for k in RELOAD_KEYS)
 
     def forget(self, uri: str) -> None:
         """Drop a file's KV states (closed, or changed on disk): on the engine thread, in order."""
