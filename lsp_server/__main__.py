@@ -146,6 +146,7 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"python: {platform.python_version()} ({sys.executable})")
     print(f"llama-cpp-python: {llama_cpp.__version__}")
     print(f"llama.cpp build: {llama_cpp.llama_print_system_info().decode(errors='replace').strip()}")
+    print(f"AMX: {_amx_line()}")
     gpu = gpu_offload_supported()
     print(f"GPU offload: {'available' if gpu else 'not in this build (CPU only)'}")
     for dev in devices():
@@ -172,6 +173,17 @@ def _doctor(args: argparse.Namespace) -> int:
     missing = sorted(set(grammar_names()) - set(found))
     print(f"grammars: {', '.join(found)}" + (f" (missing: {', '.join(missing)})" if missing else ""))
     return 0 if ok and not missing else 1
+
+
+def _amx_line() -> str:
+    from .engine import amx
+
+    if not amx.cpu_has_amx():
+        return "not on this CPU"
+    if amx.build_has_amx(amx.system_info()):
+        return ("this CPU has it and this llama.cpp build has ggml's AMX path, which segfaults (llama.cpp#20824): "
+                "models load without extra buffer types. `make setup` builds without it.")
+    return "this CPU has it; this llama.cpp build leaves it out (no AMX_INT8 above), as `make setup` builds it"
 
 
 def _print_pulled() -> None:

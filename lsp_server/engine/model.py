@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..structs import CancelToken, Generation, GenParams, Prompt, utf8
-from . import decoding, fim, healing, lifetime
+from . import amx, decoding, fim, healing, lifetime
 from .base import EngineError, EngineInfo, EngineStats, Stop
 from .evaluator import KV_MODES, Evaluator
 from .kv_cache import KVStates, default_budget_bytes, model_fingerprint
@@ -33,6 +33,8 @@ def _load_llama(llama_cpp, file: Path, gpu_layers: int, context_size: int, vocab
     be lost. So load with verbose=True (no descriptor games) and catch the chatter, which
     goes through Python's sys.stderr, here instead."""
     threads = max(1, os.cpu_count() or 1)
+    if not vocab_only and amx.at_risk():  # ggml's AMX kernels would run, and segfault
+        amx.load_plain()
     verbose = bool(os.environ.get("SOKUJI_LLAMA_VERBOSE"))
 
     def load(flash_attn: bool):
