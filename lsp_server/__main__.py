@@ -13,9 +13,28 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .protocol import create_server
-
     logging.basicConfig(level=os.environ.get("SOKUJI_LOG_LEVEL", "WARNING"), stream=sys.stderr, format="sokuji %(levelname)s %(name)s: %(message)s")
+    if args.no_supervisor:
+        return _serve_here(args)
+    from . import supervisor
+
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        return supervisor.serve_tcp(host or "127.0.0.1", int(port), args.model)
+    code = supervisor.serve_stdio(args.model)
+    # The thread reading stdin may still block in it: the interpreter's own exit would wait
+    # for its lock (a fatal error). Nothing else is left to close in the relay.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _serve_here(args: argparse.Namespace) -> int:
+    """The language server itself, in this process (behind the supervisor, or on its own)."""
+    from .protocol import create_server
+    from .supervised import on_crash_write_stack
+
+    on_crash_write_stack()
     server = create_server(args.model)
     try:
         if args.tcp:
@@ -169,6 +188,7 @@ def _doctor(args: argparse.Namespace) -> int:
             ok = False
             print(f"{feature}model: ERROR {exc}")
     _print_pulled()
+    _print_crashes()
     found = [name for name in grammar_names() if ts_language(name) is not None]
     missing = sorted(set(grammar_names()) - set(found))
     print(f"grammars: {', '.join(found)}" + (f" (missing: {', '.join(missing)})" if missing else ""))
@@ -184,6 +204,20 @@ def _amx_line() -> str:
         return ("this CPU has it and this llama.cpp build has ggml's AMX path, which segfaults (llama.cpp#20824): "
                 "models load without extra buffer types. `make setup` builds without it.")
     return "this CPU has it; this llama.cpp build leaves it out (no AMX_INT8 above), as `make setup` builds it"
+
+
+def _print_crashes() -> None:
+    """The supervisor's record: the server's last crashes and the mode each restart chose."""
+    from .supervisor import crashlog
+
+    found = crashlog.recent(5)
+    print(f"server crashes ({crashlog.path()}):" + ("" if found else " none recorded"))
+    for c in found:
+        where = "inside the model" if c.get("inModel") else "outside the model"
+        step = ", stepped down" if c.get("steppedDown") else ""
+        print(f"  {c.get('time')} {c.get('signal')} {where}: restarted in mode {c.get('mode')}{step}")
+    if found and found[-1].get("mode") != "normal":
+        print("  a server restarted by the editor starts in mode normal again")
 
 
 def _print_pulled() -> None:
@@ -241,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead of stdio")
     serve.add_argument("--model", help="GGUF file, catalog name or REPO/FILE (pulled) to use when the `model` setting is not given")
+    serve.add_argument("--no-supervisor", action="store_true",
+                       help="run the server in this process, without the relay that restarts it after a crash")
     serve.set_defaults(func=_serve)
 
     comp = sub.add_parser("complete", help="complete FILE at a position and print the suggestion and its timing")

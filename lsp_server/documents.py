@@ -8,74 +8,23 @@ All three meet here and nowhere else.
 from __future__ import annotations
 
 import bisect
-import re
 
 import tree_sitter
 
 from .context.languages import language_for, new_parser
+from .positions import UTF8, UTF16, UTF32, col_to_index, index_to_col, line_starts, locate
 from .structs import Cursor, Snapshot, from_utf8, utf8
 
-UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+__all__ = ["UTF8", "UTF16", "UTF32", "col_to_index", "index_to_col", "Document", "Documents", "LARGE_FILE_BYTES"]
+
 # Above this size a buffer is kept as text only: no syntax tree, so no diagnostics and a
 # plain-text context window. Parsing 10 MB takes ~1 s, and every request would pay for
 # walking its tree; files this large are generated or data, rarely typed into.
 LARGE_FILE_BYTES = 2_000_000
 
 
-def _units(ch: str, encoding: str) -> int:
-    cp = ord(ch)
-    if encoding == UTF8:
-        return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
-    if encoding == UTF16:
-        return 2 if cp > 0xFFFF else 1
-    return 1
-
-
-def col_to_index(line: str, col: int, encoding: str) -> int:
-    """Code-point index in `line` of a column given in `encoding` units (clamped to the line).
-
-    A column that falls inside a character (half a surrogate pair, mid utf-8 sequence)
-    lands before that character.
-    """
-    if col <= 0:
-        return 0
-    if encoding == UTF32 or line.isascii():
-        return min(col, len(line))
-    used = 0
-    for i, ch in enumerate(line):
-        used += _units(ch, encoding)
-        if used > col:
-            return i
-    return len(line)
-
-
-def index_to_col(line: str, index: int, encoding: str) -> int:
-    """Column in `encoding` units of a code-point index in `line`."""
-    head = line[: max(0, index)]
-    if encoding == UTF32 or head.isascii():
-        return len(head)
-    return sum(_units(ch, encoding) for ch in head)
-
-
-def _line_starts(text: str) -> list[int]:
-    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
-
-
-def _locate(text: str, starts: list[int], line: int, character: int, encoding: str) -> tuple[int, int, int]:
-    """(LSP line, its start offset, code point index in it) of a position, clamped to the text."""
-    if line < 0:
-        return 0, 0, 0
-    if line >= len(starts):  # past the end of the file: the end of the file
-        last = len(starts) - 1
-        return last, starts[last], len(text) - starts[last]
-    begin = starts[line]
-    end = starts[line + 1] if line + 1 < len(starts) else len(text)
-    return line, begin, col_to_index(text[begin:end].rstrip("\r\n"), character, encoding)
-
-
 def _cursor(text: str, source: bytes, starts: list[int], line: int, character: int, encoding: str) -> Cursor:
-    line, begin, index = _locate(text, starts, line, character, encoding)
+    line, begin, index = locate(text, starts, line, character, encoding)
     offset = begin + index
     row_start = text.rfind("\n", 0, offset) + 1
     row_end = text.find("\n", offset)
@@ -114,7 +63,7 @@ class Document:
     def _set_text(self, text: str) -> None:
         self.text = text
         self._source = utf8(text)
-        self._starts = _line_starts(text)
+        self._starts = line_starts(text)
 
     def cursor(self, line: int, character: int) -> Cursor:
         """The request's position (`character` in the negotiated encoding) in every unit."""

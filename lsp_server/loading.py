@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 
-from . import models
+from . import models, supervised
 from .config import Settings
-from .engine.base import Engine
+from .engine import amx
+from .engine.base import Engine, EngineError
 from .engine.embedded import cache_dir
 from .engine.model import Model
 from .engine.remote import RemoteEngine
@@ -26,12 +27,25 @@ def model_path(settings: Settings, override: str | None = None) -> str:
 def load_engine(settings: Settings, override: str | None = None) -> Engine:
     if settings.engine != "local":
         return RemoteEngine(settings.engine, settings.url, settings.api_key_env, settings.timeout_ms / 1000, settings.context_size)
+    mode = supervised.mode()  # the supervisor's step-down after repeated crashes in llama.cpp
+    if mode == "noModel":
+        raise ModelOff("sokuji runs without a model: llama.cpp crashed repeatedly in every safer mode. "
+                       "Diagnostics and checked fixes go on; restart the editor's server to try the model again.")
+    gpu_layers = -1 if settings.gpu_layers is None else settings.gpu_layers
     with _LOADING:
-        return Model(
+        if mode in ("plainBuffers", "cpu"):
+            amx.load_plain()
+        engine = Model(
             model_path(settings, override),
-            -1 if settings.gpu_layers is None else settings.gpu_layers,
+            0 if mode == "cpu" else gpu_layers,
             settings.context_size,
             kv_mode=settings.kv_cache,
             kv_budget_bytes=settings.kv_cache_mb << 20,
             kv_persist_dir=cache_dir() / "kv" if settings.kv_cache_persist else None,
         )
+    supervised.activity.caps(gpu=engine.info.gpu_offload, plain=amx.plain())
+    return engine
+
+
+class ModelOff(EngineError):
+    """The supervisor started this server without a model (supervised.MODES)."""

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from .. import faults
+from ..supervised import activity
 from ..structs import CancelToken
 
 T = TypeVar("T")
@@ -59,7 +60,8 @@ class Worker:
                     continue
                 faults.point(f"worker.{getattr(fn, '__name__', 'job')}")  # outside the job's own try: as if the thread itself failed
                 try:
-                    current.set_result(fn(*args))
+                    with activity.in_model():  # a crash now is the model's (the supervisor steps down)
+                        current.set_result(fn(*args))
                 except BaseException as exc:  # the job's error is its caller's
                     current.set_exception(exc)
                 current = None

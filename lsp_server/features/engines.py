@@ -14,6 +14,7 @@ from ..config import Settings
 from ..engine.base import EngineError, EngineUnavailable
 from ..engine.devices import gpu_warning
 from ..engine.worker import LatestWins, Worker, WorkerDied
+from ..loading import ModelOff
 from ..session import EngineSession
 from ..structs import CancelledError, CancelToken
 from ..client import Notices
@@ -83,6 +84,9 @@ class Engines:
             if warning := gpu_warning(settings.gpu_layers, info.gpu_offload):
                 self.notices.client.show("warning", warning)
             return f"{info.name} ({info.architecture}, FIM: {info.fim or 'none, prefix-only'})"
+        except ModelOff as exc:  # the supervisor told the user already
+            self.error = str(exc)
+            return "off"
         except Exception as exc:  # EngineError, or anything llama.cpp raises: report, keep serving
             if not isinstance(exc, EXPECTED):
                 log.exception("model load failed")
@@ -96,13 +100,13 @@ class Engines:
     async def _load_fixes(self, settings: Settings, generation: int, cancel: CancelToken) -> str:
         """The fixes' own engine: loaded on the loader thread, then handed to the engine thread.
         A failure is reported once per load; completions go on. Returns the progress message's tail."""
-        engine, error = None, None
+        engine, error, off = None, None, False
         try:
             engine = await self.loader.run(self.session.load_fixes, settings, cancel)
         except Exception as exc:  # EngineError, NotPulled, llama.cpp's own
             if not isinstance(exc, EXPECTED):
                 log.exception("loading the fixes' model failed")
-            error = str(exc)
+            error, off = str(exc), isinstance(exc, ModelOff)
         if engine is None and error is None:
             return ""  # a newer load (or the exit) came first
         try:
@@ -111,6 +115,8 @@ class Engines:
         except WorkerDied:  # shut down meanwhile: close() closes what was loaded
             return ""
         self.fix_ready.set()
+        if off:
+            return "; fixes: off"
         if error is not None:
             self.notices.client.show("error", f"sokuji: cannot load the model for fixes: {error}. Fixes that need a "
                                      "model are off until the `sokuji.fixes` settings name one that loads; completions go on.")

@@ -13,6 +13,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from .. import faults
 from ..documents import LARGE_FILE_BYTES
 from .convert import SECTION, completion_list, inline_items, settings_section, span, with_resolution
 from .server import SokujiServer, ToClient
@@ -69,6 +70,7 @@ def did_open(ls: SokujiServer, params: types.DidOpenTextDocumentParams) -> None:
 
 
 def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> None:
+    faults.point("change")  # on the event loop: where the tests crash the server outside the model
     doc = ls.docs.get(params.text_document.uri)
     if doc is None:
         return

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from typing import TYPE_CHECKING, Any
+
+from .. import supervised
+from ..engine import amx
 
 if TYPE_CHECKING:
     from .server import SokujiServer
@@ -16,6 +20,7 @@ def stats(ls: SokujiServer) -> dict[str, Any]:
     lat = sorted(completions.latencies)
     pct = statistics.quantiles(lat, n=20, method="inclusive") if len(lat) >= 2 else lat * 19
     return {
+        "pid": os.getpid(),  # the server's own process (`sokuji serve` is the supervisor in front of it)
         "modelReady": engines.ready.is_set() and engine is not None,
         "modelError": engines.error,
         "model": engine.info.name if engine is not None else None,
@@ -45,4 +50,7 @@ def stats(ls: SokujiServer) -> dict[str, Any]:
         "indexDefinitions": ls.project.index.definition_count,
         "latencyP50Ms": round(pct[9] * 1000, 1) if pct else None,
         "latencyP95Ms": round(pct[18] * 1000, 1) if pct else None,
+        "crashes": supervised.crashes(),  # before this server process (the supervisor restarted it)
+        "engineMode": supervised.mode(),  # "normal", or the safer one repeated crashes stepped down to
+        "plainBuffers": amx.plain(),  # models load without extra buffer types (AMX guard or step-down)
     }

@@ -3,7 +3,9 @@
     SOKUJI_AUDIT_LOG=/tmp/audit.jsonl python tests/helpers/audit_serve.py serve [--model PATH]
 
 Every audited event that touches the file system, the network or other processes is written
-as one JSON line to the file named by SOKUJI_AUDIT_LOG. tests/robustness/test_privacy.py reads it back.
+as one JSON line, with the process id, to the file named by SOKUJI_AUDIT_LOG.
+tests/robustness/test_privacy.py reads it back. `serve` is the supervisor, which starts the
+server as its child: that child runs through this wrapper too, so both are audited.
 
 The hook must not recurse: the log file is opened with os.open before the hook is installed
 and written with os.write (neither raises an audit event once open), json is imported
@@ -82,7 +84,8 @@ def install(log_path: str) -> None:
                 values[0:1] = [_absolute(values[0]) if values else None]
             elif event == "os.rename" and len(values) >= 2:
                 values[0:2] = [_absolute(values[0]), _absolute(values[1])]
-            line = json.dumps({"event": event, "args": values, "thread": threading.current_thread().name})
+            line = json.dumps({"event": event, "args": values, "thread": threading.current_thread().name,
+                               "pid": os.getpid()})
             os.write(fd, line.encode("utf-8", "surrogateescape") + b"\n")
         except Exception:
             pass  # an audit record lost is better than a server that fails
@@ -94,6 +97,9 @@ def install(log_path: str) -> None:
 
 if __name__ == "__main__":
     install(os.environ[LOG_ENV])
+    from lsp_server import supervisor
     from lsp_server.__main__ import main  # imported only now: everything it does is audited
 
+    argv = supervisor.child_argv
+    supervisor.child_argv = lambda model: [sys.executable, os.path.abspath(__file__), *argv(model)[3:]]
     sys.exit(main(sys.argv[1:]))

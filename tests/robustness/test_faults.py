@@ -112,7 +112,7 @@ async def test_disk_full_while_saving_states_is_reported_once_and_recovered(tmp_
     # a budget of 1 MB holds no state: each one is saved to disk when its file is left
     options = {**OPTIONS, "kvCachePersist": True, "kvCacheMb": 1}
     async with session(capabilities(inline=True), options, env={"XDG_CACHE_HOME": str(cache)}) as client:
-        pid = client._server.pid
+        pid = (await stats(client))["pid"]  # the server behind the supervisor
         full = []
         for uri in uris[:2]:  # the writes of f0's and f1's states land on /dev/full: ENOSPC
             tmp = _state_file(cache, uri).with_name(f"{_state_file(cache, uri).name}.{pid}.tmp")

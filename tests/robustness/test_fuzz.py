@@ -33,7 +33,7 @@ from lsprotocol import types
 from lsp_server.context.prompt import Budget, build_prompt
 from lsp_server.documents import Document
 
-from ..helpers.e2e import capabilities, open_doc, session
+from ..helpers.e2e import capabilities, open_doc, session, stats
 from ..helpers.lsp_load import Ledger, TextModel, assert_server_text, change_params, rss_kib, unexpected_log_errors
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 150))
@@ -300,6 +300,7 @@ def fuzz_server():
 
 def test_fuzz_random_message_sequences(fuzz_server):
     runner, client, stderr_lines = fuzz_server
+    server_pid = runner.run(stats(client), 60)["pid"]  # the server behind the supervisor
     fuzzer = Fuzzer(client)
     started = time.monotonic()
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("FUZZ_SHRINK") else [])
@@ -319,7 +320,7 @@ def test_fuzz_random_message_sequences(fuzz_server):
     run_example()
     seconds = time.monotonic() - started
     figures = fuzzer.ledger.figures()
-    rss = rss_kib(client._server.pid)
+    rss = rss_kib(server_pid)
     print(f"\nfuzz: {fuzzer.examples} examples in {seconds:.1f} s ({fuzzer.skipped} more drawn after {FUZZ_SECONDS:.0f} s, "
           f"not run); {figures['sent']} requests, answered "
           f"{figures['answered']} (results {figures['results']}, RequestCancelled {figures['cancelledAnswers']}, "
@@ -327,6 +328,7 @@ def test_fuzz_random_message_sequences(fuzz_server):
           f"server RSS {rss['VmRSS'] // 1024} MiB, peak {rss['VmHWM'] // 1024} MiB")
     assert fuzzer.examples + fuzzer.skipped >= MAX_EXAMPLES and fuzzer.examples >= MIN_EXAMPLES
     assert client._server.returncode is None
+    assert runner.run(stats(client), 60)["crashes"] == 0  # the supervisor restarted no server
     assert not [m for m in client.messages if m.type == types.MessageType.Error], client.messages
     log = b"".join(stderr_lines).decode("utf-8", "replace")
     if os.environ.get("FUZZ_LOG"):

@@ -207,7 +207,7 @@ async def run_session(paths: dict[str, Path], model: str, hub: FakeHub) -> dict:
         await asyncio.sleep(1.0)  # the watcher reacts within ~30 ms
         seen["after_links"] = (await stats(client))["indexFiles"]
         seen["prompt_after"] = await prompt_at(client, app_uri, 10, 7)
-        seen["sockets"] = socket_fds(server.pid)
+        seen["sockets"] = socket_fds((await stats(client))["pid"])  # the server behind the supervisor
 
         await asyncio.wait_for(client.shutdown_session(), 60)  # persists the KV states
         seen["returncode"] = await asyncio.wait_for(server.wait(), 30)
@@ -265,7 +265,8 @@ async def test_a_full_session_reads_only_the_workspace_writes_only_the_cache_and
         REPO / "grammars",  # sokuji's tree-sitter queries (tags.scm, ...)
     ]
     hf_cache = Path(os.path.realpath(paths["hf"]))  # the name's refs/main, its snapshot folder, the file
-    readable = [ws, cache, hf_cache, *program]
+    cpu = Path("/proc/cpuinfo")  # whether the CPU has AMX (lsp_server/engine/amx.py)
+    readable = [ws, cache, hf_cache, cpu, *program]
 
     # -- the network ----------------------------------------------------------------------
     network = [e for e in events if e["event"].startswith(NETWORK_CALLS) or e["event"].startswith(
@@ -277,7 +278,12 @@ async def test_a_full_session_reads_only_the_workspace_writes_only_the_cache_and
     families = [e["args"][1] for e in made]
     assert all(f == socket.AF_UNIX for f in families), made
     assert all(kind == "unix" for kind in seen["sockets"].values()), seen["sockets"]
-    assert not [e for e in events if e["event"].startswith(PROCESSES)], "a process was started"
+    # One process started: by the supervisor (`sokuji serve`), the server itself (through the
+    # audit wrapper); the server starts none
+    started = [e for e in events if e["event"].startswith(PROCESSES)]
+    assert [(e["event"], e["args"][1][1:4]) for e in started] == [
+        ("subprocess.Popen", [str(WRAPPER), "serve", "--no-supervisor"])], started
+    assert len({e["pid"] for e in events}) == 2, "the supervisor and its server"
 
     # -- reads ------------------------------------------------------------------------------
     opened = [e for e in events if e["event"] == "open"]

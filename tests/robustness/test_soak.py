@@ -160,7 +160,8 @@ async def test_soak_thousands_of_requests_and_edits_with_cancellations(monkeypat
     monkeypatch.setattr("pytest_lsp.client.forward_stderr", collect_stderr)
     started = time.monotonic()
     async with session(capabilities(inline=True), OPTIONS) as client:
-        pid = client._server.pid
+        pid = (await client.workspace_execute_command_async(  # the server behind the supervisor
+            types.ExecuteCommandParams(command="sokuji.stats", arguments=[])))["pid"]
         ledger = Ledger(client, "soak")
         loop = asyncio.get_running_loop()
         for doc in docs:
@@ -268,6 +269,7 @@ async def test_soak_thousands_of_requests_and_edits_with_cancellations(monkeypat
               f"RSS after burst {WARM_ROUNDS} {warm_rss // 1024} MiB, after burst {ROUNDS - LATE_ROUNDS} {late_rss // 1024} MiB, "
               f"end {end['VmRSS'] // 1024} MiB, peak (VmHWM) {end['VmHWM'] // 1024} MiB")
         ledger.check()
+        assert stats["crashes"] == 0  # the supervisor restarted no server
         # the server holds exactly the client's text of every document
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
             settings={"sokuji": {**OPTIONS, "contextBudget": 4000}}))  # wide windows: fewer calls

@@ -13,6 +13,12 @@ LSP = ["pygls", "lsprotocol"]
 RULES = {
     "lsp_server.structs": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
     "lsp_server.config": ["lsp_server.", "pygls", "llama_cpp"],
+    "lsp_server.positions": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
+    "lsp_server.supervised": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
+    "lsp_server.buildflags": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter", "msgspec"],  # run before the install
+    # the relay in front of the server: small and light, no LSP library, no model, no parser
+    "lsp_server.supervisor": [PROTOCOL, *LSP, "llama_cpp", "tree_sitter", "lsp_server.features", "lsp_server.session",
+                              "lsp_server.documents", "lsp_server.context", "lsp_server.engine.model", "numpy"],
     # the context builder works on structs' Snapshot and Cursor, not on the documents that make them
     "lsp_server.context.prompt": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
     "lsp_server.context.scope": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
