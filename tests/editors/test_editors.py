@@ -209,6 +209,64 @@ def test_emacs_eglot(tmp_path: Path):
     assert out["after_broken_fix"] == FIXED_DEF
 
 
+CRASH = "crash:decode@2"  # a real SIGSEGV in the first completion's decode, once per `sokuji serve`
+EDITED = "# edited before the crash\n# and after it\n"
+
+
+def assert_survived(out: dict) -> None:
+    """What both editors' crash scripts report: the crash told once, the completion in flight
+    answered empty, the text edited before and after the crash in the new server, its model's
+    completion applied where it belongs."""
+    assert [m for m in out["shown"] if "crashed (SIGSEGV)" in m] == [
+        "sokuji: the server crashed (SIGSEGV) inside the model (llama.cpp); restarting it."], out["shown"]
+    assert out["crashes"] == 1
+    assert EDITED + FIB.splitlines(keepends=True)[0] in out["prompt"], out["prompt"]  # both edits, in order
+    assert out["after_completion"].startswith(EDITED + FIB.rstrip("\n").rstrip())
+    assert len(out["after_completion"]) > len(EDITED + FIB.rstrip("\n"))  # the model wrote something
+
+
+@pytest.mark.parametrize("label", list(NEOVIMS))
+def test_neovim_survives_a_server_crash(label: str, tmp_path: Path):
+    """The server dies mid-completion (a real SIGSEGV): Neovim's client goes on, the same client,
+    the user told once; the completion in flight answered empty, the next one from the model."""
+    nvim = NEOVIMS[label]
+    if not Path(nvim).exists():
+        pytest.skip(f"{nvim} is not installed (.ci/run installs it)")
+    ws = workspace(tmp_path)
+    out = run_neovim(nvim, "nvim_crash_test.lua", tmp_path, ws, readme_snippet("nvim"), 600, SOKUJI_FAULTS=CRASH)
+    assert label.startswith(out["version"])
+    assert out["in_flight"] == {"answered": True, "items": 0}  # no error, no items
+    assert_survived(out)
+    assert out["completion"].strip()
+    assert out["client_before"] == out["client_after"] and out["running"]
+    assert out["status"].startswith("sokuji: ready"), out["status"]
+    quit_notes = [n["msg"] for n in out["notes"] if re.search(r"quit|exit", n["msg"])]
+    assert not quit_notes, quit_notes
+
+
+def test_emacs_survives_a_server_crash(tmp_path: Path):
+    """The server dies mid-completion (a real SIGSEGV): eglot keeps the same connection, running,
+    the user told once; the completion in flight answered empty, the next one from the model."""
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
+    ws = workspace(tmp_path)
+    snippet = tmp_path / "init.el"
+    snippet.write_text(readme_snippet("emacs"))
+    result = tmp_path / "result.json"
+    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
+                                  "SOKUJI_FAULTS": CRASH}
+    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_crash_test.el")],
+                         cwd=ws, env=env, capture_output=True, text=True, timeout=600)
+    assert result.exists(), run.stdout + run.stderr
+    out = json.loads(result.read_text())
+    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    assert out["in_flight"] == []
+    assert_survived(out)
+    assert out["same_server"] is True and out["running"] is True and out["shutdowns"] == 0
+    assert not re.search(r"exited|[Rr]econnect|Warning \(", run.stderr), run.stderr[-3000:]  # eglot and jsonrpc, when a server dies
+
+
 def test_emacs_custom(tmp_path: Path):
     """The README's Emacs customisation block in Emacs 28 + eglot, sokuji not on PATH: eglot
     runs the block's `sokuji-command', the initialize request carries its settings and the
