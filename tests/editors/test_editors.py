@@ -116,6 +116,23 @@ def run_neovim(nvim: str, script: str, tmp_path: Path, ws: Path, snippet: str, t
     return out
 
 
+def run_emacs(emacs: str, script: str, tmp_path: Path, ws: Path, snippet: str, timeout: int,
+              **env_extra: str) -> tuple[dict, str]:
+    """Emacs in batch mode running tests/editors/SCRIPT with SNIPPET as the user's init: its
+    JSON result (checked ok) and its stderr."""
+    init = tmp_path / "init.el"
+    init.write_text(snippet)
+    result = tmp_path / "result.json"
+    env = editor_env(tmp_path) | env_extra | {"SOKUJI_SNIPPET": str(init), "SOKUJI_WORKSPACE": str(ws),
+                                              "SOKUJI_RESULT": str(result)}
+    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors" / script)],
+                         cwd=ws, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.exists(), run.stdout + run.stderr
+    out = json.loads(result.read_text())
+    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    return out, run.stderr
+
+
 @pytest.mark.parametrize("label", list(NEOVIMS))
 def test_neovim(label: str, tmp_path: Path):
     nvim = NEOVIMS[label]
@@ -194,15 +211,7 @@ def test_emacs_eglot(tmp_path: Path):
     if emacs is None:
         pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
     ws = workspace(tmp_path)
-    snippet = tmp_path / "init.el"
-    snippet.write_text(readme_snippet("emacs"))
-    result = tmp_path / "result.json"
-    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result)}
-    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_test.el")],
-                         cwd=ws, env=env, capture_output=True, text=True, timeout=400)
-    assert result.exists(), run.stdout + run.stderr
-    out = json.loads(result.read_text())
-    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    out, _ = run_emacs(emacs, "emacs_test.el", tmp_path, ws, readme_snippet("emacs"), 400)
     assert out["after_completion"] != FIB and out["after_completion"].startswith(FIB.rstrip("\n").rstrip())
     assert out["diagnostics"], out
     assert out["after_fix"] == FIXED
@@ -251,20 +260,12 @@ def test_emacs_survives_a_server_crash(tmp_path: Path):
     if emacs is None:
         pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
     ws = workspace(tmp_path)
-    snippet = tmp_path / "init.el"
-    snippet.write_text(readme_snippet("emacs"))
-    result = tmp_path / "result.json"
-    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
-                                  "SOKUJI_FAULTS": CRASH}
-    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_crash_test.el")],
-                         cwd=ws, env=env, capture_output=True, text=True, timeout=600)
-    assert result.exists(), run.stdout + run.stderr
-    out = json.loads(result.read_text())
-    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    out, stderr = run_emacs(emacs, "emacs_crash_test.el", tmp_path, ws, readme_snippet("emacs"), 600,
+                            SOKUJI_FAULTS=CRASH)
     assert out["in_flight"] == []
     assert_survived(out)
     assert out["same_server"] is True and out["running"] is True and out["shutdowns"] == 0
-    assert not re.search(r"exited|[Rr]econnect|Warning \(", run.stderr), run.stderr[-3000:]  # eglot and jsonrpc, when a server dies
+    assert not re.search(r"exited|[Rr]econnect|Warning \(", stderr), stderr[-3000:]  # eglot and jsonrpc, when a server dies
 
 
 def test_emacs_custom(tmp_path: Path):
@@ -277,16 +278,8 @@ def test_emacs_custom(tmp_path: Path):
         pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
     ws = workspace(tmp_path)
     (ws / "point.py").write_text(POINT)
-    snippet = tmp_path / "init.el"
-    snippet.write_text(readme_snippet_here("emacs-custom"))
-    result = tmp_path / "result.json"
-    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
-                                  "PATH": path_without_sokuji()}
-    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_custom_test.el")],
-                         cwd=ws, env=env, capture_output=True, text=True, timeout=600)
-    assert result.exists(), run.stdout + run.stderr
-    out = json.loads(result.read_text())
-    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    out, _ = run_emacs(emacs, "emacs_custom_test.el", tmp_path, ws, readme_snippet_here("emacs-custom"), 600,
+                       PATH=path_without_sokuji())
     assert out["sokuji_on_path"] is None and out["command"] == [str(VENV_BIN / "sokuji"), "serve"]
     assert re.search(r":maxTokens 32\b", out["init_options_sent"] or ""), out["init_options_sent"]
     assert out["generated"] and max(out["generated"]) <= 32, out["generated"]
@@ -451,16 +444,8 @@ def test_emacs_ghost_text(tmp_path: Path):
     (ws / "point.py").write_text(POINT)
     (ws / "hold.py").write_text(POINT)
     (ws / "main.py").write_text(MAIN)
-    snippet = tmp_path / "init.el"
-    snippet.write_text(readme_snippet("emacs"))
-    result = tmp_path / "result.json"
-    env = editor_env(tmp_path) | {"SOKUJI_SNIPPET": str(snippet), "SOKUJI_WORKSPACE": str(ws), "SOKUJI_RESULT": str(result),
-                                  "SOKUJI_FAULTS": "hold:token@1"}
-    run = subprocess.run([emacs, "--batch", "-l", str(ROOT / "tests/editors/emacs_ghost_test.el")],
-                         cwd=ws, env=env, capture_output=True, text=True, timeout=900)
-    assert result.exists(), run.stdout + run.stderr
-    out = json.loads(result.read_text())
-    assert out["ok"] is True, (out.get("error"), run.stderr[-3000:])
+    out, _ = run_emacs(emacs, "emacs_ghost_test.el", tmp_path, ws, readme_snippet("emacs"), 900,
+                       SOKUJI_FAULTS="hold:token@1")
     assert out["typed_while_held"] == "        x = 1" and out["cancelled"] >= 1
     assert out["status_loading"] in ("sokuji: loading", "sokuji: starting")
     ghost = out["ghost"]
