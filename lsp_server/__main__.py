@@ -21,7 +21,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         return supervisor.serve_tcp(host or "127.0.0.1", int(port), args.model)
-    code = supervisor.serve_stdio(args.model)
+    try:
+        code = supervisor.serve_stdio(args.model)
+    except KeyboardInterrupt:  # Ctrl-C in a terminal: the server (same process group) gets it too
+        code = 130
     # The thread reading stdin may still block in it: the interpreter's own exit would wait
     # for its lock (a fatal error). Nothing else is left to close in the relay.
     sys.stdout.flush()
