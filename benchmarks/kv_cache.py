@@ -267,7 +267,8 @@ class Sokuji:
         return Request(self.config, step.kind, step.file, latency, n_tokens, evaluated, 0, hit, generated, model_ms / 1000)
 
     async def stop(self) -> float:
-        rss = peak_rss_mb(self.client._server.pid)
+        stats = await self.client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats"))
+        rss = peak_rss_mb(stats["pid"])  # the server's, not the supervisor's in front of it
         await self.client.shutdown_session()
         await self.client.stop()
         return rss
