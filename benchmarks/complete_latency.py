@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from lsp_server.completion import complete
+from lsp_server.completion.pipeline import complete
 from lsp_server.config import Settings
 from lsp_server.documents import UTF32, Document
 from lsp_server.engine.embedded import embedded_model_path

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lsp_server.completion import own_definitions  # noqa: E402
+from lsp_server.completion.pipeline import own_definitions  # noqa: E402
 from lsp_server.context.languages import language_for  # noqa: E402
 from lsp_server.context.prompt import Budget, build_prompt  # noqa: E402
 from lsp_server.context.scope import identifiers  # noqa: E402

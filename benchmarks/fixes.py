@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lsprotocol import types  # noqa: E402
 
 from lsp_server.context.languages import language_for, new_parser  # noqa: E402
-from lsp_server.syntax_errors import compile_problem  # noqa: E402
+from lsp_server.fixes.syntax import compile_problem  # noqa: E402
 from tests.helpers.e2e import capabilities, open_doc, session  # noqa: E402
 
 SINGLE_TOKEN = ["closer", "colon", "quote", "comma"]

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsp_server.completion import finish, make_prompt
+from lsp_server.completion.pipeline import finish, make_prompt
 from lsp_server.config import Settings
 from lsp_server.context.syntax import completion_mode, error_counter
 from lsp_server.documents import UTF32, Document

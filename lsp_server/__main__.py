@@ -56,7 +56,7 @@ def _serve_here(args: argparse.Namespace) -> int:
 
 
 def _complete(args: argparse.Namespace) -> int:
-    from .completion import complete
+    from .completion.pipeline import complete
     from .loading import load_engine
     from .config import Settings
     from .context.symbols import SymbolSources
@@ -114,7 +114,7 @@ def _complete(args: argparse.Namespace) -> int:
 
 
 def _context(args: argparse.Namespace) -> int:
-    from .completion import context_parts, make_prompt
+    from .completion.pipeline import context_parts, make_prompt
     from .config import Settings
     from .context.symbols import SymbolSources
     from .context.workspace import index_folder
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.set_defaults(func=_doctor)
 
     models = sub.add_parser("models", help="the catalog of code models, downloaded ones marked")
-    models.add_argument("--markdown", action="store_true", help="as the README's table")
+    models.add_argument("--markdown", action="store_true", help="as the table in docs/models-and-gpu.md")
     models.set_defaults(func=_models)
 
     pull = sub.add_parser("pull", help="download a catalog model or REPO/FILE from Hugging Face, then check it")

@@ -54,7 +54,7 @@ class CatalogModel:
 
 
 # Each repository and file name was read from the repository's file listing on the hub (see
-# the README, "Choosing a model"). Base models, not instruct ones: FIM is what they were
+# docs/models-and-gpu.md, "Choosing a model"). Base models, not instruct ones: FIM is what they were
 # trained for. Small models in Q8_0 (4-bit costs them more), large ones in Q4_K_M.
 CATALOG: tuple[CatalogModel, ...] = (
     CatalogModel("qwen2.5-coder-0.5b", "lmstudio-community/Qwen2.5-Coder-0.5B-GGUF", "Qwen2.5-Coder-0.5B-Q8_0.gguf",
@@ -326,7 +326,7 @@ def _row(m: CatalogModel) -> list[str]:
 
 
 def catalog_markdown() -> str:
-    """The catalog as the README shows it (`sokuji models --markdown`)."""
+    """The catalog as docs/models-and-gpu.md shows it (`sokuji models --markdown`)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(f"`{c}`" if i == 0 else c for i, c in enumerate(_row(m))) + " |" for m in CATALOG]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""The engine session: everything the engine worker thread owns, and the jobs it runs.
+"""The engine session: everything the engine worker thread owns. The features' jobs that
+run there on it are completion/jobs.py's and fixes/jobs.py's.
 
 The engines (completions', and fixes' when they have their own), the result cache, the
 memoized context choices and the other buffers' definitions live here, touched only on
@@ -10,21 +11,19 @@ its own happens on the loader thread, which hands it over with `adopt_fixes`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import alternatives, completion, faults, fixes
+from . import faults
 from .config import Settings
 from .context.prompt import ChoiceMemo
-from .context.symbols import Definition, SymbolIndex, SymbolSources
+from .context.symbols import Definition, SymbolIndex, SymbolSources, extract_definitions
 from .engine.base import Engine, EngineInfo, EngineStats
 from .loading import load_engine
 from .results import ResultCache
-from .structs import CancelledError, CancelToken, Cursor, GenParams, Snapshot
+from .structs import CancelToken, Snapshot
 
 log = logging.getLogger("sokuji")
-ALTERNATIVES = 2  # more suggestions for an explicit ask (inlineCompletion, triggerKind Invoked)
 
 
 class Others(NamedTuple):
@@ -39,7 +38,7 @@ class EngineSession:
     def __init__(self, index: SymbolIndex, override: str | None, log_line: Callable[[str], None]) -> None:
         self.index = index  # the workspace index: updated on the loop, read here
         self.override = override  # the command line's --model
-        self._log = log_line  # a line for the client's log, from this thread
+        self.log = log_line  # a line for the client's log, from this thread
         self.engine: Engine | None = None
         self.fix_engine: Engine | None = None  # the completions one unless `fixes` names another
         self.fix_error: str | None = None  # the fixes' own engine's load failure
@@ -125,62 +124,6 @@ class EngineSession:
         return (engine.stats() if engine is not None else EngineStats(),
                 fix_engine.stats() if fix_engine is not None else EngineStats())
 
-    # -- jobs -----------------------------------------------------------------------------
-
-    def complete(self, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others,
-                 cancel: CancelToken) -> completion.Completion | None:
-        engine = self.engine
-        if engine is None:
-            return None
-        where = f"{snap.uri}:{cursor.line + 1}:{cursor.index + 1}"
-        try:
-            result = completion.complete(engine, snap, cursor, settings, cancel, self.results,
-                                         self._symbols(others, snap.uri), self.choices)
-        except CancelledError:
-            self._log(f"completion {where}: cancelled before decoding")
-            raise
-        gen = result.generation
-        self._log(
-            f"completion {where}: {'multi' if result.multiline else 'single'}-line, stop={gen.stop_reason}, "
-            f"prompt={gen.prompt_tokens} evaluated={gen.evaluated_tokens} generated={gen.generated_tokens}, "
-            f"{gen.seconds * 1000:.0f} ms, healed={gen.healed_bytes}"
-            + (f" confidence={gen.confidence:.2f}" if gen.confidence is not None else "")
-        )
-        return result
-
-    def alternatives(self, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others, best: str,
-                     cancel: CancelToken) -> list[str]:
-        engine = self.engine
-        if engine is None:
-            return []
-        started = time.monotonic()
-        found = alternatives.alternatives(engine, snap, cursor, settings, cancel, best, ALTERNATIVES,
-                                          self._symbols(others, snap.uri), self.choices)
-        self._log(f"alternatives {snap.uri}:{cursor.line + 1}:{cursor.index + 1}: {len(found)} more, "
-                  f"{(time.monotonic() - started) * 1000:.0f} ms")
-        return found
-
-    def fix(self, target: fixes.Target, settings: Settings, cancel: CancelToken) -> fixes.Fix | None:
-        engine = self.fix_engine
-        if engine is None:
-            return None
-        params = GenParams(max_tokens=settings.fix_max_tokens, time_budget_ms=settings.fix_time_budget_ms)
-        fix = fixes.propose_fix(engine, target, params, cancel, settings.fix_prompt_lookup)
-        gens = fix.generations
-        outcome = f"offered ({fix.method})" if fix.edits else f"refused ({fix.reason})"
-        self._log(f"fix {target.snap.uri}:{fix.region[0] + 1}-{fix.region[1] + 1}: {outcome}, tries={len(gens)}, "
-                  f"generated={sum(g.generated_tokens for g in gens)}, {sum(g.seconds for g in gens) * 1000:.0f} ms")
-        return fix
-
-    def context(self, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others) -> dict | None:
-        """The prompt a completion here would use, part by part; None without an engine."""
-        engine = self.engine
-        if engine is None:
-            return None
-        prompt = completion.make_prompt(engine, snap, cursor, settings, self._symbols(others, snap.uri), self.choices)
-        return {"parts": completion.context_parts(engine, prompt), "prompt": engine.render(prompt),
-                "promptTokens": engine.prompt_token_count(prompt)}
-
     # -- other buffers' definitions ---------------------------------------------------------
 
     def known_version(self, uri: str) -> int | None:
@@ -189,7 +132,7 @@ class EngineSession:
         known = self._buffer_defs.get(uri)
         return None if known is None else known[0]
 
-    def _symbols(self, others: Others, current: str) -> SymbolSources:
+    def symbols(self, others: Others, current: str) -> SymbolSources:
         """Definitions of the other open buffers (re-read when their version changed, unless
         a pause in their edits let this thread read them already) over the workspace index.
         `current`, the asking file, keeps its entry for later requests."""
@@ -208,7 +151,7 @@ class EngineSession:
         known = self._buffer_defs.get(snap.uri)
         if known is not None and known[0] == snap.version:
             return
-        defs = completion.own_definitions(snap)
+        defs = extract_definitions(snap.language, snap.tree, snap.source, snap.uri)
         if known is None or known[1] != defs:
             self._buffers_generation += 1
         self._buffer_defs[snap.uri] = (snap.version, defs)

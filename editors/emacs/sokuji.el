@@ -30,7 +30,7 @@
 
 (defcustom sokuji-initialization-options nil
   "sokuji settings sent as initializationOptions, as a plist: (:maxTokens 64 :model \"/m.gguf\").
-See the README's settings table."
+See docs/settings.md."
   :type 'plist)
 
 (defclass eglot-sokuji (eglot-lsp-server) ()

@@ -77,5 +77,5 @@ def gpu_warning(gpu_layers: int | None, offload_supported: bool) -> str | None:
     wanted = "all layers" if gpu_layers < 0 else f"{gpu_layers} layers"
     return (
         f"sokuji: gpuLayers asks for {wanted} on a GPU, but this llama-cpp-python build has no GPU "
-        "offload; running on the CPU. Rebuild it with CMAKE_ARGS=\"-DGGML_CUDA=on\" (see the README's GPU section)."
+        "offload; running on the CPU. Rebuild it with CMAKE_ARGS=\"-DGGML_CUDA=on\" (see docs/models-and-gpu.md, GPU)."
     )

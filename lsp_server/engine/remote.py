@@ -5,19 +5,22 @@ documents, context, post-processing, fixes — and only the generating happens t
 
 An engine like the in-process one (engine/base.py's Engine). Called only from the engine
 worker thread; requests stream, so a cancelled completion closes its HTTP connection
-between tokens.
+between tokens. One httpx client per engine keeps its connections open between requests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import http.client
+import ipaddress
 import json
 import os
 import re
+import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import msgspec
@@ -26,8 +29,19 @@ from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
 from .base import EngineError, EngineInfo, EngineStats, EngineUnavailable, Stop
 
+if TYPE_CHECKING:
+    import httpx
+
 FLAVORS = ("llama-server", "openai")
 PARTIAL_WORD = re.compile(r"\w+$")
+# Servers drop a connection idle for 5 s (uvicorn's and cpp-httplib's default): reusing one
+# that old could race the server's close and lose the request, so the pool lets it go sooner.
+KEEPALIVE_S = 4.0
+
+
+class _Unreachable(EngineUnavailable):
+    """No answer at all (not connected, timed out, cut off), as opposed to an answer that
+    says no: the server may be down, so what was being found out is asked again later."""
 
 
 class RemoteEngine:
@@ -39,14 +53,17 @@ class RemoteEngine:
             raise EngineError(f"engine url must be http(s)://host:port[/path], got {url!r}")
         self.flavor = flavor
         self.url = url
-        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
         self._base = parts.path.rstrip("/")
         if flavor == "openai" and not self._base.endswith("/v1"):
             self._base += "/v1"
         if flavor == "llama-server" and self._base.endswith("/v1"):
             self._base = self._base[: -len("/v1")]
-        self._api_key = os.environ.get(api_key_env, "") if api_key_env else ""
+        api_key = os.environ.get(api_key_env, "") if api_key_env else ""
         self.timeout_s = timeout_s
+        try:
+            self._http = _client(parts.scheme, parts.hostname, parts.port, api_key, timeout_s)
+        except (ValueError, ImportError) as exc:  # e.g. a proxy in the environment httpx cannot use (SOCKS needs socksio)
+            raise EngineError(f"{flavor} at {url}: no HTTP client: {exc}") from exc
         self.evaluated_tokens = 0
         self.reused_tokens = 0
         self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
@@ -82,57 +99,47 @@ class RemoteEngine:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        return cls(self._host, self._port, timeout=self.timeout_s)
+    @contextlib.contextmanager
+    def _response(self, method: str, path: str, body: dict | None = None,
+                  base: str | None = None) -> Iterator[httpx.Response]:
+        """The server's answer, its body still to read. Leaving the block closes it: read to
+        its end, the connection goes back to the pool for the next request; left midway (a
+        cancelled stream), the connection is closed, which stops the server's generation."""
+        import httpx  # loaded with the client (see _client)
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        return headers
+        try:
+            with self._http.stream(method, (self._base if base is None else base) + path, json=body) as resp:
+                if resp.status_code >= 400:
+                    raise EngineUnavailable(f"{self.flavor} at {self.url}: {method} {path} -> "
+                                            f"HTTP {resp.status_code}: {resp.read()[:200]!r}")
+                yield resp
+        except httpx.HTTPError as exc:
+            raise _Unreachable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
 
     def _call(self, method: str, path: str, body: dict | None = None, base: str | None = None) -> dict:
-        conn = self._connection()
-        try:
-            url = (self._base if base is None else base) + path
-            conn.request(method, url, json.dumps(body) if body is not None else None, self._headers())
-            resp = conn.getresponse()
+        with self._response(method, path, body, base) as resp:
             data = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise EngineUnavailable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
-        finally:
-            conn.close()
-        if resp.status >= 400:
-            raise EngineUnavailable(f"{self.flavor} at {self.url}: {method} {path} -> HTTP {resp.status}: {data[:200]!r}")
         try:
             return json.loads(data or b"{}")
         except ValueError as exc:
             raise EngineUnavailable(f"{self.flavor} at {self.url}: {path} answered something that is not JSON") from exc
 
     def _stream(self, path: str, body: dict, cancel: CancelToken) -> Iterator[dict]:
-        """Server-sent events, one JSON object each; closing the connection (cancel, or the
-        caller stopping early) stops the server's generation."""
-        conn = self._connection()
-        try:
-            conn.request("POST", self._base + path, json.dumps({**body, "stream": True}), self._headers())
-            resp = conn.getresponse()
-            if resp.status >= 400:
-                raise EngineUnavailable(f"{self.flavor} at {self.url}: POST {path} -> HTTP {resp.status}: {resp.read()[:200]!r}")
-            for raw in resp:
+        """Server-sent events, one JSON object each; closing the stream early (cancel, or the
+        caller stopping) closes the connection, which stops the server's generation. Read
+        past `[DONE]` to the body's end, so that the connection is kept for the next request."""
+        with self._response("POST", path, {**body, "stream": True}) as resp:
+            for raw in _lines(resp.iter_bytes()):
                 if cancel.cancelled:
                     raise CancelledError()
                 line = raw.strip()
-                if not line.startswith(b"data:"):
+                if not line.startswith(b"data:") or (payload := line[5:].strip()) == b"[DONE]":
                     continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    return
-                yield json.loads(payload)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise EngineUnavailable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
-        finally:
-            conn.close()
+                try:
+                    event = json.loads(payload)
+                except ValueError as exc:
+                    raise EngineUnavailable(f"{self.flavor} at {self.url} unreachable: {exc}") from exc
+                yield event
 
     def _fim_tokens_known(self, name: str) -> bool:
         """An OpenAI-style server gets `suffix` when its tokenizer has FIM tokens (each one
@@ -156,7 +163,7 @@ class RemoteEngine:
                 self._call("POST", "/extras/tokenize", {"input": "x"}, self._base[: -len("/v1")])
                 self._tokenize_path = "/extras/tokenize"
             except EngineUnavailable as exc:
-                if isinstance(exc.__cause__, (OSError, http.client.HTTPException)):  # down, not an answer: ask again once it is up
+                if isinstance(exc, _Unreachable):  # down, not an answer: ask again once it is up
                     raise
                 self._tokenize_path = "/tokenize"
         return self._tokenize_path
@@ -277,20 +284,24 @@ class RemoteEngine:
         started = time.monotonic()
         deadline = started + params.time_budget_ms / 1000
         out = _Answer(partial)
+        events = self._stream(path, body, cancel)
         try:
-            for event in self._stream(path, body, cancel):
+            for event in events:
                 faults.point("token", cancel)  # where the tests hold a request in flight
                 piece, finished = out.read(event)
                 if out.add(piece, stop):
                     break
                 if finished:
                     out.reason = "eos" if finished in ("stop", "eos", "word") else "max_tokens"
+                    _read_to_end(events)
                     break
                 if time.monotonic() > deadline:
                     out.reason = "time"
                     break
         except CancelledError:
             out.reason = "cancelled"
+        finally:
+            events.close()  # left midway, its connection closes: the server stops generating
         self.evaluated_tokens += out.evaluated
         self.reused_tokens += max(0, out.prompt_n - out.evaluated)
         return Generation(text=out.text, prompt_tokens=out.prompt_n, evaluated_tokens=out.evaluated,
@@ -308,6 +319,57 @@ class RemoteEngine:
 
     def close(self) -> None:
         self.count_tokens.cache_clear()
+        self._http.close()
+
+
+def _client(scheme: str, host: str, port: int | None, api_key: str, timeout_s: float) -> httpx.Client:
+    """The engine's HTTP client: its connections kept between requests; `timeout_s` for
+    connecting and between any two reads, as a socket timeout was."""
+    import httpx  # here, not at the top: serve on the in-process model never loads the HTTP stack
+
+    headers = {"Accept-Encoding": "identity"}  # a compressed stream would reach us in bursts, not token by token
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    verify = ssl.create_default_context()  # the system's certificates, not certifi's (what http.client trusted)
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
+    # A transport of our own takes no proxy from the environment. A loopback engine gets one:
+    # HTTP_PROXY without a NO_PROXY naming it would send this machine's engine, and the code
+    # in each prompt, to the proxy. Other hosts go through the environment's proxies.
+    transport = httpx.HTTPTransport(verify=verify, limits=limits) if _loopback(host) else None
+    origin = f"{scheme}://[{host}]" if ":" in host else f"{scheme}://{host}"  # an IPv6 address in brackets
+    return httpx.Client(base_url=origin + (f":{port}" if port else ""), headers=headers, timeout=timeout_s,
+                        verify=verify, limits=limits, transport=transport)
+
+
+def _loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8, ::1: this machine."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The stream's lines, split at \\n only: httpx's iter_lines also splits at U+2028, U+0085
+    and others, which a server's JSON may carry unescaped inside a token's text."""
+    rest = b""
+    for chunk in chunks:
+        *lines, rest = (rest + chunk).split(b"\n")
+        yield from lines
+    if rest:
+        yield rest
+
+
+def _read_to_end(events: Iterator[dict]) -> None:
+    """A finished answer's stream: the server ends it right after the last event. Reading it
+    to its end keeps the connection for the next request; if that fails, closing it is all."""
+    with contextlib.suppress(CancelledError, EngineUnavailable):
+        for _ in events:
+            pass
 
 
 class _Answer:

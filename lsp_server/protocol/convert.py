@@ -6,8 +6,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from ..features.completion import Suggestion
-from ..features.fixes import Resolution
+from ..completion.flow import Suggestion
+from ..fixes.flow import Resolution
 
 SECTION = "sokuji"
 

@@ -18,10 +18,10 @@ from .. import __version__
 from ..config import RELOAD_KEYS, Settings, decode_settings
 from ..documents import Documents
 from ..client import Level, Notices
-from ..features.completion import Completions
-from ..features.diagnostics import Diagnostics, Problem
-from ..features.engines import Engines
-from ..features.fixes import Fixes
+from ..completion.flow import Completions
+from ..fixes.diagnostics import Diagnostics, Problem
+from ..engines import Engines
+from ..fixes.flow import Fixes
 from ..session import EngineSession
 from ..workspace import WorkspaceService
 from .convert import SECTION, range_of

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from lsp_server.syntax_errors import errors_of
+from lsp_server.fixes.syntax import errors_of
 
 from ..helpers.e2e import capabilities, open_doc, session, wait_stat
 

@@ -1,9 +1,10 @@
-"""The README's editor snippets in the real editors, headless, with the real `sokuji serve`
+"""The documented editor snippets in the real editors, headless, with the real `sokuji serve`
 and the embedded model: a completion from the model applied to the buffer, a code action
 that fixes a syntax error, ghost text accepted and cycled, each customisation block's effect.
-Every code block of the README's "Editor set-up" is marked `<!-- editor-snippet: NAME -->`
-and run here (test_every_editor_snippet_is_run keeps it so). Each editor test skips when
-its editor is not installed (`.ci/run` installs them)."""
+Every code block of the README's "Editor quick start" and of docs/editors.md is marked
+`<!-- editor-snippet: NAME -->`, each name once across README.md and docs/*.md, and run here
+(test_every_editor_snippet_is_run keeps it so). Each editor test skips when its editor is
+not installed (`.ci/run` installs them)."""
 
 from __future__ import annotations
 
@@ -28,25 +29,35 @@ FIXED = "def total(values, factor):\n    result = sum(values)\n    return result
 BROKEN_DEF, FIXED_DEF = "def broken(x:\n    return x\n", "def broken(x):\n    return x\n"
 
 
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]  # where editor snippets may stand
+
+
 def readme_snippet(name: str) -> str:
-    """The code block that follows `<!-- editor-snippet: NAME -->` in the README."""
-    text = (ROOT / "README.md").read_text()
-    match = re.search(rf"<!-- editor-snippet: {name} -->\s*```\w*\n(.*?)```", text, re.S)
-    assert match, f"no {name} snippet in the README"
+    """The code block that follows `<!-- editor-snippet: NAME -->` in README.md or a page of
+    docs/; the marker stands exactly once across them."""
+    marker = f"<!-- editor-snippet: {name} -->"
+    found = [path for path in DOCUMENTS for _ in range(path.read_text().count(marker))]
+    assert len(found) == 1, f"{marker} in {[str(p.relative_to(ROOT)) for p in found]}, not once"
+    match = re.search(rf"{re.escape(marker)}\s*```\w*\n(.*?)```", found[0].read_text(), re.S)
+    assert match, f"no code block after {marker} in {found[0].relative_to(ROOT)}"
     return match.group(1).replace("/path/to/sokuji", str(ROOT))
 
 
 def test_every_editor_snippet_is_run():
-    """Each code block in the README's editor set-up has a snippet marker, and each marker's
-    name is run by a test in this file."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Editor set-up"):]
-    section = section[:section.index("\n## ", 1)]
-    openings = re.findall(r"(<!-- editor-snippet: ([\w-]+) -->\s*)?```(\w+)\n", section)
+    """Each code block in the README's editor quick start and in docs/editors.md has a snippet
+    marker, each name once across them (and across README.md and docs/*.md), and each
+    marker's name is run by a test in this file."""
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme[readme.index("## Editor quick start"):]
+    quick_start = quick_start[:quick_start.index("\n## ", 1)]
+    openings = [found for section in (quick_start, (ROOT / "docs" / "editors.md").read_text())
+                for found in re.findall(r"(<!-- editor-snippet: ([\w-]+) -->\s*)?```(\w+)\n", section)]
     assert openings and all(marker for marker, _, _ in openings), [lang for marker, _, lang in openings if not marker]
     source = Path(__file__).read_text()
     names = [name for _, name, _ in openings]
     assert len(set(names)) == len(names), names
+    everywhere = [name for path in DOCUMENTS for name in re.findall(r"<!-- editor-snippet: ([\w-]+) -->", path.read_text())]
+    assert len(set(everywhere)) == len(everywhere), sorted(everywhere)
     assert not [n for n in names if f'"{n}"' not in source], names
 
 

@@ -2,12 +2,12 @@
 whether a file is better after an edit, the region, the checks on a rewrite, diffs."""
 
 from lsp_server.context.languages import new_parser
-from lsp_server.diagnostics import publishable
+from lsp_server.fixes.problems import publishable
 from lsp_server.documents import Document
-from lsp_server.fixes import check_fix, fix_region, line_edits, plan_fix, reindent
-from lsp_server.lexer import lex
-from lsp_server.repairs import find_repairs
-from lsp_server.syntax_errors import compile_problem, syntax_problems
+from lsp_server.fixes.plan import check_fix, fix_region, line_edits, plan_fix, reindent
+from lsp_server.fixes.lexer import lex
+from lsp_server.fixes.repairs import find_repairs
+from lsp_server.fixes.syntax import compile_problem, syntax_problems
 
 
 def problems(text: str, language: str = "python"):

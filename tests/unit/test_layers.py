@@ -10,6 +10,9 @@ import pytest
 
 PROTOCOL = "lsp_server.protocol"
 LSP = ["pygls", "lsprotocol"]
+FEATURES = ["lsp_server.completion", "lsp_server.fixes"]  # one package each: its flow, jobs and pipeline
+LOOP_SIDE = ["lsp_server.completion.flow", "lsp_server.fixes.flow", "lsp_server.fixes.diagnostics",
+             "lsp_server.engines", "lsp_server.session", "lsp_server.workspace"]
 RULES = {
     "lsp_server.structs": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
     "lsp_server.config": ["lsp_server.", "pygls", "llama_cpp"],
@@ -17,8 +20,9 @@ RULES = {
     "lsp_server.supervised": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter"],
     "lsp_server.buildflags": ["lsp_server.", "pygls", "llama_cpp", "tree_sitter", "msgspec"],  # run before the install
     # the relay in front of the server: small and light, no LSP library, no model, no parser
-    "lsp_server.supervisor": [PROTOCOL, *LSP, "llama_cpp", "tree_sitter", "lsp_server.features", "lsp_server.session",
-                              "lsp_server.documents", "lsp_server.context", "lsp_server.engine.model", "numpy"],
+    "lsp_server.supervisor": [PROTOCOL, *LSP, "llama_cpp", "tree_sitter", *FEATURES, "lsp_server.engines",
+                              "lsp_server.session", "lsp_server.documents", "lsp_server.context",
+                              "lsp_server.engine.model", "numpy"],
     # the context builder works on structs' Snapshot and Cursor, not on the documents that make them
     "lsp_server.context.prompt": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
     "lsp_server.context.scope": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
@@ -33,35 +37,39 @@ RULES = {
     "lsp_server.loading": ["lsp_server.context", "lsp_server.documents", PROTOCOL, *LSP, "tree_sitter"],
     "lsp_server.client": ["lsp_server.", *LSP],  # what features tell the editor: a leaf
     "lsp_server.pause": ["lsp_server.", *LSP],
+    "lsp_server.results": ["lsp_server.", *LSP, "llama_cpp", "tree_sitter"],
     "lsp_server.engine.worker": ["lsp_server.context", PROTOCOL, *LSP],
     "lsp_server.engine.healing": ["lsp_server.", *LSP, "llama_cpp", "tree_sitter"],  # pure: literal vocabularies
     "lsp_server.engine.confidence": ["lsp_server.", *LSP, "llama_cpp", "tree_sitter"],
-    "lsp_server.postprocess": ["lsp_server.", *LSP, "llama_cpp"],
-    "lsp_server.completion": [PROTOCOL, "lsp_server.features", "lsp_server.session", *LSP],
-    "lsp_server.alternatives": [PROTOCOL, "lsp_server.features", "lsp_server.session", *LSP],
+    # each feature's pipeline: below the engine thread's session, never the flows above it
+    "lsp_server.completion.postprocess": ["lsp_server.", *LSP, "llama_cpp"],
+    "lsp_server.completion.pipeline": [PROTOCOL, *LOOP_SIDE, *LSP],
+    "lsp_server.completion.alternatives": [PROTOCOL, *LOOP_SIDE, *LSP],
+    "lsp_server.fixes.plan": [PROTOCOL, *LOOP_SIDE, "lsp_server.completion", *LSP],
+    # what is published and repaired is decided without the model
+    "lsp_server.fixes.lexer": ["lsp_server.", *LSP, "llama_cpp"],
+    "lsp_server.fixes.syntax": ["lsp_server.engine", PROTOCOL, *LSP, "llama_cpp"],
+    "lsp_server.fixes.repairs": ["lsp_server.engine", PROTOCOL, *LSP, "llama_cpp"],
+    "lsp_server.fixes.problems": ["lsp_server.engine", PROTOCOL, *LSP, "llama_cpp"],
     # the catalog and the cache: no LSP, no context; the download stack only inside `pull`
     "lsp_server.models": [PROTOCOL, "lsp_server.context", *LSP, "tree_sitter",
                           "huggingface_hub.file_download", "httpx", "filelock"],
-    "lsp_server.fixes": [PROTOCOL, "lsp_server.features", "lsp_server.session", *LSP],
-    # the engine thread's state: no LSP, no loop-side feature
-    "lsp_server.session": [PROTOCOL, "lsp_server.features", "lsp_server.workspace", *LSP],
-    # the features: no LSP (the protocol layer speaks it), each its own flow
-    "lsp_server.features.completion": [PROTOCOL, *LSP, "lsp_server.features.fixes", "lsp_server.features.diagnostics"],
-    "lsp_server.features.fixes": [PROTOCOL, *LSP, "lsp_server.features.completion", "lsp_server.features.diagnostics",
-                                  "lsp_server.workspace"],
-    "lsp_server.features.diagnostics": [PROTOCOL, *LSP, "lsp_server.engine", "lsp_server.session",
-                                        "lsp_server.features.completion", "lsp_server.features.fixes", "llama_cpp"],
-    "lsp_server.features.engines": [PROTOCOL, *LSP, "lsp_server.features.completion", "lsp_server.features.fixes"],
+    # the engine thread's state: no LSP, no feature (their jobs take the session)
+    "lsp_server.session": [PROTOCOL, *FEATURES, "lsp_server.engines", "lsp_server.workspace", *LSP],
+    # the jobs: the engine thread's, no loop-side flow
+    "lsp_server.completion.jobs": [PROTOCOL, *LSP, "lsp_server.completion.flow", "lsp_server.engines", "lsp_server.fixes"],
+    "lsp_server.fixes.jobs": [PROTOCOL, *LSP, "lsp_server.fixes.flow", "lsp_server.engines", "lsp_server.completion"],
+    # the flows: no LSP (the protocol layer speaks it), each its own
+    "lsp_server.completion.flow": [PROTOCOL, *LSP, "lsp_server.fixes"],
+    "lsp_server.fixes.flow": [PROTOCOL, *LSP, "lsp_server.completion", "lsp_server.fixes.diagnostics", "lsp_server.workspace"],
+    "lsp_server.fixes.diagnostics": [PROTOCOL, *LSP, "lsp_server.engine", "lsp_server.session", "lsp_server.engines",
+                                     "lsp_server.completion", "lsp_server.fixes.flow", "llama_cpp"],
+    "lsp_server.engines": [PROTOCOL, *LSP, *FEATURES],
     "lsp_server.workspace": [PROTOCOL, *LSP, "lsp_server.engine", "lsp_server.session", "llama_cpp"],
     "lsp_server.protocol": ["huggingface_hub.file_download", "httpx", "filelock"],  # serve never downloads
-    # what is published and repaired is decided without the model
-    "lsp_server.lexer": ["lsp_server.", *LSP, "llama_cpp"],
-    "lsp_server.syntax_errors": ["lsp_server.engine", PROTOCOL, *LSP, "llama_cpp"],
-    "lsp_server.repairs": ["lsp_server.engine", PROTOCOL, *LSP, "llama_cpp"],
-    "lsp_server.diagnostics": ["lsp_server.engine", PROTOCOL, *LSP, "llama_cpp"],
     # a buffer needs its grammar (context.languages), nothing else of the context builder
-    "lsp_server.documents": ["lsp_server.engine", "lsp_server.session", "lsp_server.features", "lsp_server.context",
-                             PROTOCOL, *LSP, "llama_cpp"],
+    "lsp_server.documents": ["lsp_server.engine", "lsp_server.session", *FEATURES, "lsp_server.engines",
+                             "lsp_server.context", PROTOCOL, *LSP, "llama_cpp"],
 }
 ALLOWED = {"lsp_server.documents": ["lsp_server.context", "lsp_server.context.languages"]}  # exceptions to RULES
 
@@ -84,7 +92,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lsp_server"
 
 def _unit(module: str) -> str | None:
     """The unit under lsp_server a dotted module belongs to: a package (context, engine,
-    features, protocol) or a top-level module (documents, structs, ...); None for the
+    completion, fixes, protocol, supervisor) or a top-level module (documents, structs, ...); None for the
     package itself (its __init__: the version) or anything outside it."""
     parts = module.split(".")
     if parts[0] != "lsp_server" or len(parts) < 2:

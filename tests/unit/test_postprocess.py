@@ -1,6 +1,6 @@
 """Post-processing, one pure function at a time, with literal cases."""
 
-from lsp_server import postprocess as pp
+from lsp_server.completion import postprocess as pp
 from lsp_server.context.syntax import completion_mode, error_counter
 from lsp_server.documents import UTF16, Document
 

@@ -1,7 +1,7 @@
 """The local window under a token budget, completion mode, settings and output clean-up."""
 
-from lsp_server import postprocess
-from lsp_server.completion import prompt_budget
+from lsp_server.completion import postprocess
+from lsp_server.completion.pipeline import prompt_budget
 from lsp_server.config import Settings, decode_settings
 from lsp_server.context.prompt import STABLE_LINES, Budget, block_indent, build_prompt, is_multiline
 from lsp_server.documents import UTF16, Document

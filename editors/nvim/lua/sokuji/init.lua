@@ -15,7 +15,7 @@ M.defaults = {
   cmd = { "sokuji", "serve" },
   filetypes = { "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust", "go", "c",
                 "cpp", "java", "ruby", "sh", "bash", "lua" },
-  settings = {}, -- sokuji settings (README "Editor set-up"), sent as initializationOptions
+  settings = {}, -- sokuji settings (docs/settings.md), sent as initializationOptions
   root_markers = { ".git", "pyproject.toml", "package.json", "Cargo.toml", "go.mod" },
   fix_key = "<leader>sf", -- code actions for the diagnostic under the cursor; false: no mapping
   completion = true, -- vim.lsp.completion (0.11+) and omnifunc

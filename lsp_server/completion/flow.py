@@ -1,6 +1,6 @@
 """Completions' flow on the event loop: a snapshot of the document and a cursor taken here,
-the pipeline (lsp_server/completion.py: context, engine, post-processing) run by the
-session on the engine thread, the answer given back with its position. Also the other
+the pipeline (pipeline.py: context, engine, post-processing) run on the engine thread
+(jobs.py, on the session it owns), the answer given back with its position. Also the other
 buffers' definitions, read once their edits pause, and `sokuji.context`."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import NamedTuple
 
 from ..config import Settings
 from ..documents import Documents
+from ..engines import Engines
+from ..pause import Debounce
 from ..session import EngineSession, Others
 from ..structs import Snapshot
-from .engines import Engines
-from ..pause import Debounce
 from ..workspace import WorkspaceService
+from . import jobs
 
 
 class Suggestion(NamedTuple):
@@ -46,7 +47,7 @@ class Completions:
         snap, cursor, others = doc.snapshot(), doc.cursor(line, character), self.others(uri)
         at = cursor.line, cursor.column
         started = time.monotonic()
-        outcome = await self.engines.run(uri, self.session.complete, snap, cursor, self._settings(), others)
+        outcome = await self.engines.run(uri, jobs.complete, self.session, snap, cursor, self._settings(), others)
         notices = self.engines.notices
         if outcome.unexpected is not None:
             notices.report("completion", f"sokuji: a completion failed ({outcome.unexpected}). The next one "
@@ -71,7 +72,7 @@ class Completions:
         if doc is None:
             return []
         snap, cursor, others = doc.snapshot(), doc.cursor(line, character), self.others(uri)
-        outcome = await self.engines.run(uri, self.session.alternatives, snap, cursor, self._settings(), others, best)
+        outcome = await self.engines.run(uri, jobs.alternatives, self.session, snap, cursor, self._settings(), others, best)
         return outcome.value or []
 
     async def context(self, uri: str, line: int, character: int) -> dict | None:
@@ -82,7 +83,7 @@ class Completions:
             raise KeyError(uri)
         snap, cursor, others = doc.snapshot(), doc.cursor(line, character), self.others(uri)
         await self.engines.ready.wait()
-        return await self.engines.call(self.session.context, snap, cursor, self._settings(), others)
+        return await self.engines.call(jobs.context, self.session, snap, cursor, self._settings(), others)
 
     def others(self, uri: str) -> Others:
         """Snapshots of the other open buffers (text only where the session has not read that

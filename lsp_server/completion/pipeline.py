@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import msgspec
 
 from . import postprocess
-from .config import Settings
-from .context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
-from .context.symbols import Definition, extract_definitions
-from .context.syntax import completion_mode, error_counter
-from .engine.base import Engine
-from .results import ResultCache
-from .structs import CancelToken, Cursor, Generation, GenParams, Prompt, Snapshot
+from ..config import Settings
+from ..context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
+from ..context.symbols import Definition, extract_definitions
+from ..context.syntax import completion_mode, error_counter
+from ..engine.base import Engine
+from ..results import ResultCache
+from ..structs import CancelToken, Cursor, Generation, GenParams, Prompt, Snapshot
 
 SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
 

@@ -1,5 +1,5 @@
 """Fixes' flow on the event loop: which code actions to list for a document's problems
-(lsp_server/fixes.py's plan: checked repairs, or a model rewrite worth trying, found off the
+(plan.py: checked repairs, or a model rewrite worth trying, found off the
 loop with no model call), and a listed action's edit when the client resolves it: the one
 checked repair, or the fixes' engine's pick or rewrite, run by the session on the engine
 thread. The request travels in the action's `data` as a FixRequest."""
@@ -13,11 +13,12 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
-from .. import fixes
 from ..config import Settings
 from ..documents import Document, Documents
+from ..engines import Engines
 from ..session import EngineSession
-from .engines import Engines
+from . import jobs
+from .plan import Fix, Plan, Target, plan_fix, repair
 
 log = logging.getLogger("sokuji")
 Position = tuple[int, int]  # (line, character in the client's encoding)
@@ -102,11 +103,11 @@ class Fixes:
             return self._refuse(request.uri, "the document is not open")
         snap, start, plan = await self._plan(doc, request)
         if len(plan.candidates) == 1:  # nothing to rank: no model needed
-            return self._offer(doc, snap.version, fixes.repair(plan))
+            return self._offer(doc, snap.version, repair(plan))
         if not plan.candidates and not plan.rewrite:
             return self._refuse(request.uri, plan.reason)
-        target = fixes.Target(snap, plan, start, request.message, request.own)
-        outcome = await self.engines.run(f"fix:{request.uri}", self.session.fix, target, self._settings(), fixes=True)
+        target = Target(snap, plan, start, request.message, request.own)
+        outcome = await self.engines.run(f"fix:{request.uri}", jobs.fix, self.session, target, self._settings(), fixes=True)
         if outcome.failure is not None:
             return self._refuse(request.uri, outcome.failure)
         if outcome.value is None:
@@ -114,7 +115,7 @@ class Fixes:
         return self._offer(doc, snap.version, outcome.value)
 
     async def _plan(self, doc: Document, request: FixRequest):
-        """The fix's plan for the document's current version (fixes.plan_fix), found off the
+        """The fix's plan for the document's current version (plan_fix), found off the
         loop. `doc` as the caller found it: it may close meanwhile, its snapshot stays valid."""
         snap = doc.snapshot()
         l1, c1, l2, c2 = request.range
@@ -122,13 +123,13 @@ class Fixes:
         rows = (l1, max(l1, l2 - 1 if c2 == 0 and l2 > l1 else l2)) if request.selection else None
         try:
             plan = await asyncio.get_running_loop().run_in_executor(
-                None, fixes.plan_fix, snap, start, end, request.message, request.own, rows)
+                None, plan_fix, snap, start, end, request.message, request.own, rows)
         except Exception as exc:  # a bug in a repair must not take the listing down with it
             log.exception("planning a fix failed for %s", request.uri)
-            plan = fixes.Plan((), (0, 0), False, "", f"error: {exc}")
+            plan = Plan((), (0, 0), False, "", f"error: {exc}")
         return snap, start, plan
 
-    def _offer(self, doc: Document, version: int, fix: fixes.Fix) -> Resolution:
+    def _offer(self, doc: Document, version: int, fix: Fix) -> Resolution:
         if not fix.edits:
             return self._refuse(doc.uri, fix.reason)
         self.offered += 1

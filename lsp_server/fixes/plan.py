@@ -15,11 +15,11 @@ from typing import NamedTuple
 
 import tree_sitter
 
-from .context.languages import line_comment, new_parser
-from .engine.base import Engine
+from ..context.languages import line_comment, new_parser
+from ..engine.base import Engine
 from .repairs import Candidate, find_repairs
-from .structs import CancelToken, Generation, GenParams, Snapshot, utf8
-from .syntax_errors import ByteEdit, Errors, Verdict, compile_problem, errors_of, judge, line_starts, tree_problems
+from ..structs import CancelToken, Generation, GenParams, Snapshot, utf8
+from .syntax import ByteEdit, Errors, Verdict, compile_problem, errors_of, judge, line_starts, tree_problems
 
 # Containers whose children are statements or definitions: a fix rewrites one such child.
 CONTAINERS = {"module", "program", "source_file", "translation_unit", "chunk", "block", "statement_block",

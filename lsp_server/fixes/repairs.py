@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import tree_sitter
 
 from .lexer import NOT_OPERANDS, Row, Token, object_key, operand_end, operand_start, scan_rows, track_bracket, unterminated
-from .syntax_errors import Checker
+from .syntax import Checker
 
 MAX_CANDIDATES = 400  # parses per search (~0.3-2 ms each, incremental)
 ROWS_ABOVE = 2  # code rows above the diagnostic searched too: an error shows on the next token

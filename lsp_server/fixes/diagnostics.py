@@ -1,5 +1,5 @@
 """Diagnostics' flow on the event loop: once a document's edits pause, its syntax errors are
-found off the loop (lsp_server/diagnostics.py: tree-sitter, Python's own parser, probes for
+found off the loop (problems.py: tree-sitter, Python's own parser, probes for
 a missing token) and published only if the document is still at that version."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
-from .. import diagnostics
+from . import problems
 from ..documents import Document, Documents
 from ..structs import Snapshot
-from ..syntax_errors import Problem as Found
+from .syntax import Problem as Found
 from ..pause import Background, Debounce
 
 log = logging.getLogger("sokuji")
@@ -57,7 +57,7 @@ class Diagnostics:
     async def _diagnose(self, snap: Snapshot) -> None:
         try:
             found = await asyncio.get_running_loop().run_in_executor(
-                None, diagnostics.publishable, snap.language, snap.text, snap.tree)
+                None, problems.publishable, snap.language, snap.text, snap.tree)
         except Exception:
             log.exception("diagnostics failed for %s", snap.uri)
             return

@@ -10,15 +10,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ..config import Settings
-from ..engine.base import EngineError, EngineUnavailable
-from ..engine.devices import gpu_warning
-from ..engine.worker import LatestWins, Worker, WorkerDied
-from ..loading import ModelOff
-from ..session import EngineSession
-from ..structs import CancelledError, CancelToken
-from ..client import Notices
-from ..pause import Background
+from .config import Settings
+from .engine.base import EngineError, EngineUnavailable
+from .engine.devices import gpu_warning
+from .engine.worker import LatestWins, Worker, WorkerDied
+from .loading import ModelOff
+from .session import EngineSession
+from .structs import CancelledError, CancelToken
+from .client import Notices
+from .pause import Background
 
 log = logging.getLogger("sokuji")
 ENGINE_STOP = 30.0  # seconds the engine thread gets to stop at exit (a model load cannot be cut short)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import msgspec
 
-from . import completion, postprocess
-from .config import Settings
-from .context.prompt import ChoiceMemo, Symbols
-from .context.syntax import completion_mode, error_counter
-from .engine.base import Engine
-from .structs import CancelToken, Cursor, GenParams, Snapshot
+from . import pipeline as completion
+from . import postprocess
+from ..config import Settings
+from ..context.prompt import ChoiceMemo, Symbols
+from ..context.syntax import completion_mode, error_counter
+from ..engine.base import Engine
+from ..structs import CancelToken, Cursor, GenParams, Snapshot
 
 CANDIDATES = 6  # first tokens looked at, likeliest first (the greedy one among them)
 MAX_TRIES = 3  # greedy generations at most per explicit ask

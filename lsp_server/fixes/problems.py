@@ -15,8 +15,8 @@ import tree_sitter
 
 from .lexer import Row, Token, object_key, operand_end, operand_start, scan_rows, track_bracket, unterminated
 from .repairs import insertions
-from .structs import utf8
-from .syntax_errors import Checker, Problem, line_starts
+from ..structs import utf8
+from .syntax import Checker, Problem, line_starts
 
 ROWS_AROUND_ERROR = 300  # a missing token is looked for this far from where tree-sitter noticed it
 ERROR_ROWS = 400  # and in this many rows of the error itself

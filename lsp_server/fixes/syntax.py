@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from .context.languages import new_parser, ts_language
+from ..context.languages import new_parser, ts_language
 from .lexer import CLOSERS_BY_OPENER
-from .structs import utf8
+from ..structs import utf8
 
 MESSAGE_TEXT = 24  # characters of the offending text quoted in a message
 BRACKET_SPAN = 2000  # bytes of an ERROR node whose brackets name the problem
