@@ -5,6 +5,7 @@ so both hold the same text after the same edits."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
@@ -63,12 +64,23 @@ def locate(text: str, starts: list[int], line: int, character: int, encoding: st
 
 
 def edit(text: str, new: str, start: tuple[int, int], end: tuple[int, int], encoding: str) -> str:
-    """`text` with the range start..end (LSP line, character; either order) replaced by `new`."""
-    starts = line_starts(text)
-    a, b = sorted(_offset(text, starts, *pos, encoding) for pos in (start, end))
+    """`text` with the range start..end (LSP line, character; either order) replaced by `new`,
+    clamped as `locate` clamps."""
+    a = _offset(text, *start, encoding)
+    b = a if end == start else _offset(text, *end, encoding)
+    a, b = min(a, b), max(a, b)
     return text[:a] + new + text[b:]
 
 
-def _offset(text: str, starts: list[int], line: int, character: int, encoding: str) -> int:
-    _, begin, index = locate(text, starts, line, character, encoding)
-    return begin + index
+def _offset(text: str, line: int, character: int, encoding: str) -> int:
+    """`locate`'s offset, scanning only as far as the line (no list of every line's start:
+    a keystroke in a 10 MB buffer)."""
+    if line < 0:
+        return 0
+    begin = found = 0
+    for found, match in enumerate(itertools.islice(_LINE_BREAK.finditer(text), line), 1):
+        begin = match.end()
+    if found < line:  # past the end of the file: its end
+        return len(text)
+    after = _LINE_BREAK.search(text, begin)
+    return begin + col_to_index(text[begin: after.start() if after else len(text)], character, encoding)
