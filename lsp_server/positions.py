@@ -73,14 +73,8 @@ def edit(text: str, new: str, start: tuple[int, int], end: tuple[int, int], enco
 
 
 def _offset(text: str, line: int, character: int, encoding: str) -> int:
-    """`locate`'s offset, scanning only as far as the line (no list of every line's start:
-    a keystroke in a 10 MB buffer)."""
-    if line < 0:
-        return 0
-    begin = found = 0
-    for found, match in enumerate(itertools.islice(_LINE_BREAK.finditer(text), line), 1):
-        begin = match.end()
-    if found < line:  # past the end of the file: its end
-        return len(text)
-    after = _LINE_BREAK.search(text, begin)
-    return begin + col_to_index(text[begin: after.start() if after else len(text)], character, encoding)
+    """`locate`'s offset, given the starts of the lines up to the one after `line` only (not
+    every line's: a keystroke in a 10 MB buffer); `locate` clamps as it does for a document."""
+    breaks = itertools.islice(_LINE_BREAK.finditer(text), max(line + 1, 0))
+    _, begin, index = locate(text, [0, *(m.end() for m in breaks)], line, character, encoding)
+    return begin + index
