@@ -30,6 +30,8 @@ import threading
 import time
 from typing import NamedTuple, Protocol
 
+from . import supervised
+
 HOLD_LIMIT = 120.0  # seconds: a test that never cancels fails on its own timeouts, not here
 log = logging.getLogger("sokuji.faults")
 
@@ -81,7 +83,7 @@ def point(name: str, cancel: Cancellable | None = None) -> None:
         if nth and _hits[name] != nth:
             return
     if kind in ("crash", "abort"):
-        if int(os.environ.get("SOKUJI_CRASHES", "0")) < servers:
+        if supervised.crashes() < servers:
             _crash(kind)
         return
     if kind != "hold":

@@ -33,7 +33,7 @@ from .. import supervised
 from . import crashlog
 from .framing import frame, read_message
 from .policy import Caps, Policy
-from .replay import Replay
+from .replay import KEPT, Replay
 
 log = logging.getLogger("sokuji.supervisor")
 REQUEST_FAILED = -32803  # LSP's RequestFailed
@@ -179,7 +179,7 @@ class Relay:
                     self._from_client(body)
                 except Exception:  # a bug here must not end the session: pass the message on
                     log.exception("supervisor: could not read a client message; passed on as it was")
-                    self._forward(body, covered=False)
+                    self._forward(body)
         with self._lock:
             self._client_gone = True
             self.child.close_input()  # the child exits as it does when the editor goes
@@ -189,11 +189,10 @@ class Relay:
     def _from_client(self, body: bytes) -> None:
         env = _read(body)
         if env is None:
-            return self._forward(body, covered=False)
+            return self._forward(body)
         method = env.method if isinstance(env.method, str) else None
         if method is None:  # a response to the child's request
             return self._answered(env, body)
-        covered = False
         if env.id is not msgspec.UNSET:
             self._in_flight[env.id] = method
             if method == "initialize":
@@ -206,18 +205,23 @@ class Relay:
             self._exit = True
             if not self._live:  # no server to pass it to (it died, shut down or restarting)
                 return self._finish(0 if self._shutdown else 1)
-        elif self._live:  # the server has it first: keeping the copy (a 10 MB buffer: ~0.1 s) overlaps its work
-            self.child.send(body)
-            self.replay.client_notification(method, _params(env) if _tracked(method) else None)
-            return None
-        else:
-            covered = self.replay.client_notification(method, _params(env) if _tracked(method) else None)
-        return self._forward(body, covered)
+        elif method in KEPT:
+            return self._keep(method, env, body)
+        return self._forward(body)
 
-    def _forward(self, body: bytes, covered: bool) -> None:
+    def _keep(self, method: str, env: Envelope, body: bytes) -> None:
+        """A notification the replay rebuilds: the server has it first (keeping the copy of a
+        10 MB buffer, ~0.1 s, overlaps its work); while one restarts, the replay brings it."""
         if self._live:
             self.child.send(body)
-        elif not covered:  # the replay brings what is covered
+        if not self.replay.client_notification(method, _params(env)) and not self._live:
+            self._forward(body)  # malformed: the new server answers it as this one would have
+
+    def _forward(self, body: bytes) -> None:
+        """To the server, or, while one restarts, to the queue the new one gets after the replay."""
+        if self._live:
+            self.child.send(body)
+        else:
             self._queue.append(body)
 
     def _answered(self, env: Envelope, body: bytes) -> None:
@@ -364,11 +368,6 @@ class Relay:
     def _finish(self, code: int) -> None:
         self.returncode = code
         self._finished.set()
-
-
-def _tracked(method: str) -> bool:
-    """Notifications whose params the replay keeps."""
-    return method.startswith(("textDocument/did", "workspace/didChange", "initialized"))
 
 
 def _params(env: Envelope) -> dict[str, Any]:

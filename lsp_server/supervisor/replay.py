@@ -17,6 +17,10 @@ class Doc:
     text: str
 
 
+KEPT = frozenset({"initialized", "workspace/didChangeConfiguration", "workspace/didChangeWorkspaceFolders",
+                  "textDocument/didOpen", "textDocument/didChange", "textDocument/didClose"})  # what a replay rebuilds
+
+
 @dataclass
 class Replay:
     initialize: dict[str, Any] | None = None  # the params of the client's initialize
@@ -27,8 +31,8 @@ class Replay:
     docs: dict[str, Doc] = field(default_factory=dict)
 
     def client_notification(self, method: str, params: Any) -> bool:
-        """Keep what `method` changes. True when replaying covers it (it need not be queued
-        for a server that is being restarted)."""
+        """Keep what `method` (one of KEPT) changes. True when replaying covers it (it need not
+        be queued for a server that is being restarted)."""
         if not isinstance(params, dict):
             params = {}
         if method == "initialized":
@@ -37,7 +41,7 @@ class Replay:
             self.configuration = params
         elif method == "workspace/didChangeWorkspaceFolders":
             self._folders(params.get("event") or {})
-        elif method.startswith("textDocument/did") and method in _DOCUMENT:
+        elif method in _DOCUMENT:
             try:
                 _DOCUMENT[method](self, params)
             except (KeyError, TypeError, ValueError, AttributeError):
