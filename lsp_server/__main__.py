@@ -80,6 +80,8 @@ def _complete(args: argparse.Namespace) -> int:
         kv_cache_persist=False,
         token_healing=not args.no_token_healing,
         min_confidence=args.min_confidence,
+        line_start_confidence=args.line_start_confidence,
+        first_line_first=False,  # no background here: the whole block at once
     )
     started = time.monotonic()
     try:
@@ -94,10 +96,12 @@ def _complete(args: argparse.Namespace) -> int:
     cursor = doc.cursor(args.line - 1, args.col - 1)
     workspace = Path(args.workspace).resolve()
     symbols = SymbolSources(index_folder(workspace), {}, [workspace.as_uri()])
-    result = complete(model, doc.snapshot(), cursor, settings, CancelToken(), symbols=symbols)
+    result = complete(model, doc.snapshot(), cursor, settings, CancelToken(), symbols=symbols,
+                      asked=args.line_start_confidence is None)
     gen = result.generation
     if result.hidden:
-        print(f"(no suggestion: the model was less sure of it than --min-confidence {settings.min_confidence})")
+        print("(no suggestion: the model was less sure of it than the confidence gate asks; "
+              "--min-confidence 0 / --line-start-confidence 0 show everything)")
     else:
         print(result.text if result.text else "(no suggestion)")
     print("---", file=sys.stderr)
@@ -293,8 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--context-size", type=int, default=defaults.context_size)
     comp.add_argument("--workspace", default=".", help="folder whose definitions the prompt may show (default: the current one)")
     comp.add_argument("--no-token-healing", action="store_true", help="leave a partial word at the cursor as it is")
-    comp.add_argument("--min-confidence", type=float, default=defaults.min_confidence,
-                      help="hide a suggestion the model is less sure of (0 = show everything)")
+    comp.add_argument("--min-confidence", type=float, help="mid-line: hide what the model is less sure of (0 = show all)")
+    comp.add_argument("--line-start-confidence", type=float, help="at a line start: hide a less likely line (a command "
+                      "is an explicit ask: ungated unless given)")
     comp.set_defaults(func=_complete)
 
     ctx = sub.add_parser("context", help="print the prompt a completion at FILE:LINE:COL would use, part by part")

@@ -38,7 +38,9 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     time_budget_ms: int = 3000  # stop decoding after this long, keep what we have
     temperature: float = 0.0  # 0 = greedy (repeatable)
     token_healing: bool = True  # complete the word the cursor is in, not a word after it
-    min_confidence: float = 0.3  # hide what the model is less sure of (line probability); 0 = show everything
+    min_confidence: float | None = None  # mid-line: hide what the model is less sure of (line probability); None = calibrated per language, 0 = show everything
+    line_start_confidence: float | None = None  # at a line start: the first line's least probability; None = per language, 0 = show every line
+    first_line_first: bool = True  # a block: return its first line at once, write the rest in the background
     kv_cache: Literal["perFile", "shared", "off"] = "perFile"  # KV state per file / one shared / none
     kv_cache_mb: int = 0  # memory for per-file KV states; 0 = a tenth of free RAM (64 MiB..2 GiB)
     kv_cache_persist: bool = True  # keep per-file KV states on disk across restarts
@@ -73,6 +75,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "timeBudgetMs": (50, 600_000),
     "temperature": (0.0, 5.0),
     "minConfidence": (0.0, 1.0),
+    "lineStartConfidence": (0.0, 1.0),
     "kvCacheMb": (0, 1_048_576),
     "fixTimeBudgetMs": (50, 600_000),
     "fixMaxTokens": (16, 8192),

@@ -50,6 +50,7 @@ class Engines:
         self._generation = 0  # one per start(): a fixes' engine of an older one is dropped
         self._loop: asyncio.AbstractEventLoop | None = None
         self.background = Background()
+        self._yields = CancelToken()  # the background job's (run_background): any request's job cancels it
 
     # -- loading --------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class Engines:
         A newer job under the same `key` (a document) cancels this one (latest wins), and so
         does the request's own cancellation: decoding stops, not just the reply."""
         token = self.latest.begin(key)
+        self.yield_background()
         try:
             await (self.fix_ready if fixes else self.ready).wait()
             value = await self.worker.run(job, *args, token)
@@ -154,6 +156,26 @@ class Engines:
             self.latest.end(key, token)
         self.engine_ok(fixes)
         return Outcome(value)
+
+    async def run_background(self, job: Callable[..., Any], *args: Any) -> Outcome:
+        """`job(*args, cancel)` on the engine thread when no request needs it: a request's job
+        cancels it (at its next token) and goes first; failure "yielded" then, and the caller
+        may run it again after. Only one at a time is meant to run."""
+        token = self._yields = CancelToken()
+        try:
+            await self.ready.wait()
+            token.check()
+            return Outcome(await self.worker.run(job, *args, token))
+        except CancelledError:
+            return Outcome(failure="yielded")
+        except (EngineUnavailable, WorkerDied) as exc:
+            return Outcome(failure=str(exc))
+        except Exception as exc:
+            log.exception("background work failed")
+            return Outcome(failure=f"error: {exc}", unexpected=exc)
+
+    def yield_background(self) -> None:
+        self._yields.cancel()
 
     async def call(self, job: Callable[..., Any], *args: Any) -> Any:
         """A job that is not a request (reading definitions, forgetting a file's states),
@@ -197,6 +219,7 @@ class Engines:
         """LSP shutdown: in-flight decoding stops now, not at its time budget; the warm KV
         states are kept for the next start (kvCachePersist); no job runs after this."""
         self.latest.cancel_all()
+        self.yield_background()
         try:
             await asyncio.wait_for(self.worker.run(self.session.persist), 30)
         except Exception:
@@ -211,6 +234,7 @@ class Engines:
         the loader's, inside a fixes' model load) did not stop in time: an engine is then
         still in use and left open."""
         self.latest.cancel_all()  # and a fixes' engine's load held or not begun
+        self.yield_background()
         if not self.worker.stop(timeout) or not self.loader.stop(timeout):
             return False
         self.session.close()

@@ -1,5 +1,7 @@
 """Recent suggestions, so typing what we suggested is answered without the model.
 
+Blocks written a line at a time (completion/blocks.py) are kept here too, one per file.
+
 Keyed by the prompt's (prefix, suffix). A request whose prefix is an earlier prefix plus the
 characters the user typed since, where the earlier suggestion starts with those characters,
 gets the rest of that suggestion (llama.vim's cache lookup, done in reverse).
@@ -7,7 +9,11 @@ gets the rest of that suggestion (llama.vim's cache lookup, done in reverse).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cachetools
+
+from .structs import Cursor, Prompt, Snapshot
 
 LOOK_BACK = 64  # most characters typed into a suggestion that we still recognise
 
@@ -43,3 +49,43 @@ class ResultCache:
 
     def clear(self) -> None:
         self._lru.clear()
+
+
+@dataclass
+class Block:
+    """A block being written a line at a time where a completion was asked for."""
+
+    uri: str
+    before: str  # the document's text before the cursor where the block was asked for
+    after: str  # and after it
+    prompt: Prompt
+    snap: Snapshot  # the document then (the final parse check)
+    cursor: Cursor
+    text: str  # the lines written so far, each complete and past the gate
+    generated: int  # tokens generated for it so far
+    done: bool = False  # no more lines will come
+
+    def on_path(self, text: str) -> str | None:
+        """What was typed into the block since, when `text` is the document as it was with
+        only that typed at the block's place (a prefix of the block, or, while it is being
+        written, all of it and a new line's indentation); else None."""
+        if len(text) < len(self.before) + len(self.after) or not (text.startswith(self.before) and text.endswith(self.after)):
+            return None
+        typed = text[len(self.before) : len(text) - len(self.after)]
+        ahead = self.text if self.done else self.text + "\n"
+        if ahead.startswith(typed):
+            return typed
+        if not self.done and typed.startswith(ahead) and not typed[len(ahead) :].strip(" \t"):
+            return typed
+        return None
+
+    def rest(self, typed: str) -> str:
+        """What to show after `typed`: the rest of the block once it is all written; before
+        that, only the rest of the line the cursor is on, or the next line when it is at a
+        line's end (a written line is always complete)."""
+        rest = self.text[len(typed) :] if len(typed) <= len(self.text) else ""
+        if self.done:
+            return rest
+        if rest.startswith("\n"):
+            return "\n" + rest[1:].split("\n", 1)[0]
+        return rest.split("\n", 1)[0]

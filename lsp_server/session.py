@@ -20,7 +20,7 @@ from .context.prompt import ChoiceMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources, extract_definitions
 from .engine.base import Engine, EngineInfo, EngineStats
 from .loading import load_engine
-from .results import ResultCache
+from .results import Block, ResultCache
 from .structs import CancelToken, Snapshot
 
 log = logging.getLogger("sokuji")
@@ -45,6 +45,7 @@ class EngineSession:
         self.generation = 0  # of the newest load; a fixes' engine of an older one is dropped
         self.unadopted: list[Engine] = []  # loaded on the loader thread, not handed over yet
         self.results = ResultCache()
+        self.blocks: dict[str, Block] = {}  # uri -> the block written there last (completion/blocks.py)
         self.choices = ChoiceMemo()
         self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # uri -> (version, defs)
         self._buffers_generation = 0  # bumped when a buffer's definitions change
@@ -59,6 +60,7 @@ class EngineSession:
         self.engine = self.fix_engine = None
         self.fix_error = None
         self.results.clear()  # suggestions of another model or settings are stale
+        self.blocks.clear()
         self.choices.clear()  # token counts of another model
         for engine in old:
             engine.close()
@@ -99,9 +101,11 @@ class EngineSession:
         for engine in self.engines():
             engine.reset()
         self.results.clear()
+        self.blocks.clear()
 
     def forget(self, uri: str) -> None:
-        """Drop a file's KV states (closed, or changed on disk)."""
+        """Drop a file's KV states (closed, or changed on disk) and its block."""
+        self.blocks.pop(uri, None)
         if self.engine is not None:
             self.engine.forget(uri)
         if self.fix_engine is not None:

@@ -107,6 +107,7 @@ class GenParams(msgspec.Struct, frozen=True):
     temperature: float = 0.0  # 0: greedy
     token_healing: bool = False  # a prompt ending inside a word is healed (engine/healing.py)
     min_confidence: float = 0.0  # stop once the line's probability falls under this (engine/confidence.py)
+    probabilities: bool = False  # measure the first line's token probabilities even without a gate (line starts)
 
 
 class Generation(msgspec.Struct, frozen=True):
@@ -120,6 +121,7 @@ class Generation(msgspec.Struct, frozen=True):
     seconds: float
     healed_bytes: int = 0  # prompt text taken back by token healing and spelled again
     confidence: float | None = None  # the model's probability of the kept first line (when the gate measured it)
+    line_tokens: tuple[tuple[int, float], ...] = ()  # when measured: per first-line token, (text length after it, probability)
 
 
 class CancelledError(Exception):

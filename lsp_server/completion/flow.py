@@ -5,6 +5,7 @@ buffers' definitions, read once their edits pause, and `sokuji.context`."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from ..config import Settings
 from ..documents import Documents
 from ..engines import Engines
 from ..pause import Debounce
+from ..results import Block
 from ..session import EngineSession, Others
 from ..structs import Snapshot
 from ..workspace import WorkspaceService
@@ -38,16 +40,20 @@ class Completions:
         self.served = 0
         self.hidden = 0  # suggestions the confidence gate kept from the user
         self.latencies: deque[float] = deque(maxlen=2000)  # seconds, most recent requests
+        self.writing: Block | None = None  # the block the background writes on (blocks.py)
+        self.blocks = {"started": 0, "whole": 0, "answers": 0}  # blocks begun with a first line, written whole, requests they answered
+        self._writer: asyncio.Future | None = None
 
-    async def suggest(self, uri: str, line: int, character: int) -> Suggestion | None:
-        """The model's suggestion at the position, or None. Never raises for a bad request."""
+    async def suggest(self, uri: str, line: int, character: int, asked: bool = False) -> Suggestion | None:
+        """The model's suggestion at the position, or None. Never raises for a bad request.
+        `asked`: the user asked for it (no line-start gate: an explicit ask shows the line)."""
         doc = self.docs.get(uri)
         if doc is None:
             return None
         snap, cursor, others = doc.snapshot(), doc.cursor(line, character), self.others(uri)
         at = cursor.line, cursor.column
         started = time.monotonic()
-        outcome = await self.engines.run(uri, jobs.complete, self.session, snap, cursor, self._settings(), others)
+        outcome = await self.engines.run(uri, jobs.complete, self.session, snap, cursor, self._settings(), others, asked)
         notices = self.engines.notices
         if outcome.unexpected is not None:
             notices.report("completion", f"sokuji: a completion failed ({outcome.unexpected}). The next one "
@@ -61,9 +67,48 @@ class Completions:
         result = outcome.value
         if result is not None and result.hidden:
             self.hidden += 1
+        if result is not None and result.block is not None:
+            self.writing = result.block
+            self.blocks["started"] += 1
+        if result is not None and result.generation.stop_reason == "block":
+            self.blocks["answers"] += 1
+        self._write_on()
         if result is None or not result.text:
             return None
         return Suggestion(result.text, *at)
+
+    # -- the block written in the background ------------------------------------------------
+
+    def _write_on(self) -> None:
+        """Go on writing the newest block, after the request that made it (or that it yielded to)."""
+        block = self.writing
+        if block is None or block.done or self._writer is not None and not self._writer.done():
+            return
+        self._writer = self.engines.background.spawn(self._write(block))
+
+    async def _write(self, block: Block) -> None:
+        outcome = await self.engines.run_background(jobs.write_block, self.session, block, self._settings())
+        self._writer = None
+        if block is not self.writing:
+            return
+        if outcome.failure == "yielded":
+            self._write_on()  # queued after the request it yielded to
+            return
+        self.writing = None  # whole, superseded, or failed
+        self.blocks["whole"] += block.done
+
+    def edited(self, uri: str, text: str) -> None:
+        """An edit (on the loop): one that leaves the block's path stops its writing."""
+        block = self.writing
+        if block is not None and block.uri == uri and block.on_path(text) is None:
+            self.writing = None
+            self.engines.yield_background()
+
+    def closed(self, uri: str) -> None:
+        block = self.writing
+        if block is not None and block.uri == uri:
+            self.writing = None
+            self.engines.yield_background()
 
     async def alternatives(self, uri: str, line: int, character: int, best: str) -> list[str]:
         """Suggestions other than `best` (alternatives.py), for an explicit ask; [] when the

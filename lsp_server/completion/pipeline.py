@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import msgspec
 
-from . import postprocess
+from . import blocks, gate, postprocess
 from ..config import Settings
 from ..context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
 from ..context.symbols import Definition, extract_definitions
 from ..context.syntax import completion_mode, error_counter
 from ..engine.base import Engine
-from ..results import ResultCache
+from ..results import Block, ResultCache
 from ..structs import CancelToken, Cursor, Generation, GenParams, Prompt, Snapshot
 
 SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
@@ -25,6 +25,7 @@ class Completion:
     text: str  # '' = nothing worth showing
     multiline: bool
     generation: Generation
+    block: Block | None = None  # the first line of a block the background goes on writing
 
     @property
     def hidden(self) -> bool:
@@ -64,12 +65,9 @@ def context_parts(model: Engine, prompt: Prompt) -> list[dict]:
     return parts
 
 
-def gate(settings: Settings, prompt: Prompt) -> float:
-    """The confidence gate is for a line being typed, where a wrong suggestion gets in the way
-    at every keystroke (benchmarks/typing_quality.py chose its default there). On an empty
-    line (only its indentation typed) a suggestion is a proposal for the next statement,
-    which a small model is rarely sure of as a whole line: shown as it comes."""
-    return settings.min_confidence if prompt.prefix.rsplit("\n", 1)[-1].strip() else 0.0
+def at_line_start(prompt: Prompt) -> bool:
+    """Nothing typed on the cursor's line yet but its indentation."""
+    return not prompt.prefix.rsplit("\n", 1)[-1].strip()
 
 
 def finish(raw: str, prompt: Prompt, parse_errors: Callable[[str], int] | None = None) -> str:
@@ -88,27 +86,51 @@ def complete(
     results: ResultCache | None = None,
     symbols: Symbols | None = None,
     memo: ChoiceMemo | None = None,
+    written: Block | None = None,
+    asked: bool = False,
 ) -> Completion:
+    """The suggestion at the cursor. A block (`prompt.multiline`) comes a line at a time
+    (firstLineFirst): the first line is returned with `block` set, for blocks.write to go on
+    with; `written`, the file's block so far, answers a request on its path. `asked`: the
+    user asked for it, so a line start shows the model's line ungated."""
     cancel.check()
     if completion_mode(snap, cursor) == "skip":  # inside a string or comment, after the last bracket, ...
         return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
+    if written is not None and (typed := written.on_path(snap.text)) is not None \
+            and cursor.offset == len(written.before) + len(typed) and (known := written.rest(typed)):
+        return Completion(known, True, Generation(known, 0, 0, 0, "block", 0.0))
     prompt = make_prompt(model, snap, cursor, settings, symbols, memo)
-    params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature,
-                       settings.token_healing, settings.min_confidence)
     if results is not None:
-        results.made_with(params)  # the settings: the gate's per-line choice below must not clear it
-    params = msgspec.structs.replace(params, min_confidence=gate(settings, prompt))
-    if results is not None and (known := results.get(prompt.prefix, prompt.suffix)) is not None:
-        # the user typed the start of a suggestion we made: serve the rest, no model call
-        return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))
-    gen = model.complete(
-        prompt,
-        params,
-        cancel,
-        stop=lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent, prompt.language),
-        key=snap.uri,
-    )
-    text = "" if gen.stop_reason == "cancelled" else finish(gen.text, prompt, error_counter(snap, cursor))
-    if results is not None and text:
-        results.put(prompt.prefix, prompt.suffix, text)
-    return Completion(text, prompt.multiline, gen)
+        results.made_with(settings)  # suggestions made with other settings are not what these would make
+        if (known := results.get(prompt.prefix, prompt.suffix)) is not None:
+            # the user typed the start of a suggestion we made: serve the rest, no model call
+            return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))
+    result = generate(model, snap, cursor, settings, cancel, prompt, asked)
+    if results is not None and result.text:
+        results.put(prompt.prefix, prompt.suffix, result.text)
+    return result
+
+
+def generate(model: Engine, snap: Snapshot, cursor: Cursor, settings: Settings, cancel: CancelToken,
+             prompt: Prompt, asked: bool = False) -> Completion:
+    """The model's suggestion for the prompt, post-processed and gated: mid-line inside the
+    decode loop (minConfidence), at a line start on the whole first line (gate.py) unless
+    the user asked for it."""
+    by_line = prompt.multiline and settings.first_line_first
+    blank = at_line_start(prompt)
+    line_start = blank and not asked  # the line-start gate's case
+    params = GenParams(settings.max_tokens, settings.time_budget_ms, settings.temperature, settings.token_healing,
+                       0.0 if blank else gate.mid_line(settings, prompt.language),
+                       probabilities=line_start and gate.measures(settings))
+    stop = (blocks.first_line_end if by_line else
+            lambda text: postprocess.stop_index(text, prompt.multiline, prompt.block_indent, prompt.language))
+    gen = model.complete(prompt, params, cancel, stop=stop, key=snap.uri)
+    if gen.stop_reason == "cancelled":
+        return Completion("", prompt.multiline, gen)
+    text = finish(gen.text, prompt, error_counter(snap, cursor))
+    if line_start and text and not (text := gate.line_start(gen.line_tokens, text, prompt.language, settings)):
+        gen = msgspec.structs.replace(gen, stop_reason="unsure")
+    block = None
+    if by_line and text and gen.stop_reason == "stop" and "\n" not in text.strip("\n"):
+        block = blocks.start(snap, cursor, prompt, text, gen.generated_tokens)  # the rest comes in the background
+    return Completion(text, prompt.multiline, gen, block)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import faults
 from ..structs import CancelToken, GenParams
@@ -125,6 +125,7 @@ class Written:
     generated: int = 0
     reason: str = "max_tokens"  # "eos" | "max_tokens" | "time" | "stop" | "cancelled" | "unsure"
     confidence: float | None = None  # the kept first line's probability, when the gate measured it
+    line_tokens: list[tuple[int, float]] = field(default_factory=list)  # when measured: the first line's (end, probability)
 
 
 def write(stream: Stream, piece: Callable[[int], bytes], is_end: Callable[[int], bool], params: GenParams,
@@ -135,6 +136,7 @@ def write(stream: Stream, piece: Callable[[int], bytes], is_end: Callable[[int],
     out = Written()
     deadline = time.monotonic() + params.time_budget_ms / 1000
     sure = Confidence(params.min_confidence)
+    measured = params.min_confidence > 0 or params.probabilities
     for tok, prob in stream:
         faults.point("token", cancel)  # where the tests hold a request in flight
         if (reason := _ends(tok, cancel, is_end)) is not None:
@@ -146,7 +148,10 @@ def write(stream: Stream, piece: Callable[[int], bytes], is_end: Callable[[int],
         if not sure.keeps(prob):  # the model is unsure from here on: show what it was sure of
             out.text, out.reason = sure.cut(out.text), "unsure"
             break
+        first_line = "\n" not in out.text
         out.text += decoder.decode(healer.take(raw) if healer else raw)
+        if measured and first_line:  # a token of the first line (the one ending it included)
+            out.line_tokens.append((len(out.text), prob))
         sure.wrote(out.text)
         if (cut := stop(out.text)) is not None:
             out.text, out.reason = out.text[:cut], "stop"

@@ -232,7 +232,7 @@ class Model:
             self.evaluated_tokens += len(tokens) - cached
             self.reused_tokens += cached
             healer = healing.Healer(self.pieces, heal) if heal else None
-            gated = params.min_confidence > 0  # a softmax over the vocabulary per token only when the gate reads it
+            gated = params.min_confidence > 0 or params.probabilities  # a softmax over the vocabulary per token only when read
             if params.temperature == 0:
                 stream = decoding.greedy(self.ctx, pending, draft_source, cancel, healer, gated)
             else:
@@ -240,7 +240,7 @@ class Model:
             out = decoding.write(stream, lambda tok: self.llm.detokenize([tok]), self._is_end, params, cancel, stop, healer)
         return Generation(text=out.text, prompt_tokens=len(tokens), evaluated_tokens=len(tokens) - cached,
                           generated_tokens=out.generated, stop_reason=out.reason, seconds=time.monotonic() - started,
-                          healed_bytes=len(heal), confidence=out.confidence)
+                          healed_bytes=len(heal), confidence=out.confidence, line_tokens=tuple(out.line_tokens))
 
     def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float]:
         """Log-likelihood of each continuation after `context` (the context is evaluated once;

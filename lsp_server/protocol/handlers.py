@@ -83,11 +83,13 @@ def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> N
     doc.version = params.text_document.version
     ls.project.edited(doc.uri)
     ls.diagnostics.schedule(doc.uri)
+    ls.completions.edited(doc.uri, doc.text)
     ls.completions.schedule_definitions(doc.uri)
 
 
 def did_close(ls: SokujiServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.docs.close(params.text_document.uri)
+    ls.completions.closed(params.text_document.uri)
     ls.forget(params.text_document.uri)
     ls.diagnostics.clear(params.text_document.uri)
 
@@ -99,18 +101,22 @@ async def shutdown(ls: SokujiServer, *args) -> None:
 
 async def inline_completion(ls: SokujiServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
     uri, pos = params.text_document.uri, params.position
-    found = await ls.completions.suggest(uri, pos.line, pos.character)
+    asked = params.context is not None and params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    found = await ls.completions.suggest(uri, pos.line, pos.character, asked)
     if found is None:
         return types.InlineCompletionList(items=[])
     texts = [found.text]
-    if params.context is not None and params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked:
+    if asked:
         texts += await ls.completions.alternatives(uri, pos.line, pos.character, found.text)  # asked: something to cycle
     return inline_items(found, texts)
 
 
 async def completion(ls: SokujiServer, params: types.CompletionParams) -> types.CompletionList:
     pos = params.position
-    return completion_list(await ls.completions.suggest(params.text_document.uri, pos.line, pos.character))
+    # a completion list is asked for (a key, or a popup the user opens); clients send no
+    # context, or Invoked, for both: only a trigger character is taken as unasked
+    asked = params.context is None or params.context.trigger_kind != types.CompletionTriggerKind.TriggerCharacter
+    return completion_list(await ls.completions.suggest(params.text_document.uri, pos.line, pos.character, asked))
 
 
 async def code_action(ls: SokujiServer, params: types.CodeActionParams) -> list[types.CodeAction]:

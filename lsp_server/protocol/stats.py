@@ -30,6 +30,10 @@ def stats(ls: SokujiServer) -> dict[str, Any]:
         "fixPromptTokensEvaluated": fixing.evaluated_tokens,
         "requestsServed": completions.served,
         "suggestionsHidden": completions.hidden,
+        "blocksStarted": completions.blocks["started"],  # first lines returned with the block going on in the background
+        "blocksWhole": completions.blocks["whole"],
+        "blockAnswers": completions.blocks["answers"],  # requests answered from a block, no model call
+        "blockWriting": completions.writing is not None,  # a block is being written in the background now
         "requestsInFlight": len(ls.protocol._request_futures),  # this one included
         "promptTokensEvaluated": own.evaluated_tokens,
         "promptTokensReused": own.reused_tokens,

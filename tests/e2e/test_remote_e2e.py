@@ -18,7 +18,7 @@ from lsprotocol import types
 
 from lsp_server.engine.embedded import embedded_model_path
 
-from ..helpers.e2e import cancel_when_held, capabilities, completion_logs, inline, open_doc, session
+from ..helpers.e2e import cancel_when_held, capabilities, completion_logs, inline, open_doc, session, wait_stat
 from .test_fixes_e2e import BROKEN, FIXED, apply, code_actions, resolve
 
 FIB = "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    "
@@ -74,11 +74,13 @@ async def test_completion_and_fix_come_from_the_remote_engine(engine, tmp_path: 
     async with session(capabilities(inline=True), options(port)) as client:
         uri = (tmp_path / "fib.py").as_uri()
         open_doc(client, uri, FIB)
-        result = await inline(client, uri, 3, 4)
-        text = result.items[0].insert_text
-        assert "fibonacci(n - 1)" in text.replace("n-1", "n - 1"), text  # the model's body, over HTTP
+        first = (await inline(client, uri, 3, 4)).items[0].insert_text  # a block's first line ...
         logs = completion_logs(client)
         assert logs and "stop=" in logs[-1]
+        await wait_stat(client, "blocksWhole", lambda n: n == 1, 300)  # ... the rest written in the background
+        text = (await inline(client, uri, 3, 4)).items[0].insert_text
+        assert text.startswith(first + "\n")
+        assert "fibonacci(n - 1)" in text.replace("n-1", "n - 1"), text  # the model's body, over HTTP
 
         # an explicit ask gets alternatives here too: first tokens from the server's logprobs
         asked = [item.insert_text for item in (await inline(client, uri, 3, 4, invoked=True)).items]

@@ -4,7 +4,8 @@ import asyncio
 
 from lsprotocol import types
 
-from ..helpers.e2e import cancel_when_held, capabilities, complete_at, completion_logs, held, inline, insert, open_doc, session
+from ..helpers.e2e import (cancel_when_held, capabilities, complete_at, completion_logs, held, inline, insert, open_doc,
+                           session, wait_stat)
 
 FIB = '''def fibonacci(n: int) -> int:
     """Return the n-th Fibonacci number."""
@@ -26,9 +27,11 @@ async def test_inline_completion_from_the_real_model():
         result = await inline(client, uri, 4, 4)
         assert len(result.items) == 1
         item = result.items[0]
-        assert item.insert_text.strip(), "the model produced no text"
-        assert "fibonacci" in item.insert_text  # the recursive call a model writes here
+        assert item.insert_text.strip() and "\n" not in item.insert_text  # a block's first line, at once
         assert item.range.start == item.range.end == types.Position(line=4, character=4)
+        await wait_stat(client, "blocksWhole", lambda n: n == 1, 300)  # the rest, written in the background
+        block = (await inline(client, uri, 4, 4)).items[0].insert_text
+        assert block.startswith(item.insert_text + "\n") and "fibonacci" in block  # the recursive call a model writes here
         # the model was loaded in the background, reported with $/progress
         reports = [r for rs in client.progress_reports.values() for r in rs]
         assert isinstance(reports[0], types.WorkDoneProgressBegin)
@@ -61,7 +64,7 @@ HOLD = {"SOKUJI_FAULTS": "hold:token@2"}
 
 
 async def test_cancel_stops_decoding_and_the_next_request_works():
-    async with session(capabilities(inline=True), {"maxTokens": 40}, env=HOLD) as client:
+    async with session(capabilities(inline=True), {"maxTokens": 40, "firstLineFirst": False}, env=HOLD) as client:
         uri = "file:///work/states.txt"
         open_doc(client, uri, LONG, language="plaintext")
         await cancel_when_held(client, uri, 3, 0, "long-1")
@@ -77,7 +80,7 @@ async def test_cancel_stops_decoding_and_the_next_request_works():
 
 
 async def test_newer_request_for_the_same_document_wins():
-    async with session(capabilities(inline=True), {"maxTokens": 40}, env=HOLD) as client:
+    async with session(capabilities(inline=True), {"maxTokens": 40, "firstLineFirst": False}, env=HOLD) as client:
         uri = "file:///work/states.txt"
         open_doc(client, uri, LONG, language="plaintext")
         first = asyncio.ensure_future(inline(client, uri, 3, 0))
@@ -128,7 +131,7 @@ async def test_missing_model_one_clear_message_and_empty_results():
 
         # fixing the setting loads the model: completions come back
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"sokuji": {"maxTokens": 32}})
+            types.DidChangeConfigurationParams(settings={"sokuji": {"maxTokens": 32, "lineStartConfidence": 0}})
         )
         result = await inline(client, uri, 4, 4)
         assert len(result.items) == 1 and result.items[0].insert_text.strip()

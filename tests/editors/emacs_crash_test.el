@@ -39,7 +39,7 @@
     (progn
       ;; no ghost text: its request, sent after each edit, would be the one the server dies in
       (setq sokuji-ghost-text nil
-            sokuji-initialization-options '(:timeBudgetMs 60000 :kvCachePersist :json-false))
+            sokuji-initialization-options '(:timeBudgetMs 60000 :kvCachePersist :json-false :lineStartConfidence 0))
       (load (getenv "SOKUJI_SNIPPET"))  ; the README's snippet, as a user pastes it
       ;; a busy machine, a restarted server loading its model: more than jsonrpc's 10 s per
       ;; request (a defconst: set once jsonrpc.el is loaded)

@@ -20,7 +20,7 @@
       ;; then, for the test only, a generous time budget: what the model writes must not
       ;; depend on how busy the machine is
       (setq sokuji-initialization-options
-            (append sokuji-initialization-options '(:timeBudgetMs 60000 :kvCachePersist :json-false)))
+            (append sokuji-initialization-options '(:timeBudgetMs 60000 :kvCachePersist :json-false :lineStartConfidence 0)))
       (require 'project)
       (add-hook 'project-find-functions (lambda (_dir) (cons 'transient (getenv "SOKUJI_WORKSPACE"))))
       (sokuji-test--put :sokuji_on_path (executable-find "sokuji"))

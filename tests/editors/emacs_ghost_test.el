@@ -30,7 +30,7 @@
 (condition-case err
     (progn
       ;; a generous time budget: what the model writes must not depend on how busy the machine is
-      (setq sokuji-initialization-options '(:timeBudgetMs 60000 :kvCachePersist :json-false))
+      (setq sokuji-initialization-options '(:timeBudgetMs 60000 :kvCachePersist :json-false :lineStartConfidence 0))
       (load (getenv "SOKUJI_SNIPPET"))  ; the README's snippet, as a user pastes it
       (require 'project)
       (add-hook 'project-find-functions (lambda (_dir) (cons 'transient (getenv "SOKUJI_WORKSPACE"))))

@@ -58,7 +58,7 @@ local function main()
   vim.opt.runtimepath:prepend(os.getenv("SOKUJI_NVIM_RUNTIME"))
   dofile(os.getenv("SOKUJI_SNIPPET")) -- the README's snippet, as a user pastes it
   -- a generous time budget: the model must answer however busy the machine is
-  require("sokuji").setup({ settings = { timeBudgetMs = 60000, kvCachePersist = false } })
+  require("sokuji").setup({ settings = { timeBudgetMs = 60000, kvCachePersist = false, lineStartConfidence = 0 } })
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("SOKUJI_WORKSPACE") .. "/fib.py"))
   vim.bo.filetype = "python" -- -u NONE: no filetype detection
   local bufnr = vim.api.nvim_get_current_buf()

@@ -12,7 +12,7 @@ local function main()
   dofile(os.getenv("SOKUJI_SNIPPET")) -- the README's snippet
   -- then as a user changes settings; a generous time budget: what the model writes must not
   -- depend on how busy the machine is
-  require("sokuji").setup({ settings = { timeBudgetMs = 60000, kvCachePersist = false } })
+  require("sokuji").setup({ settings = { timeBudgetMs = 60000, kvCachePersist = false, lineStartConfidence = 0 } })
   local sokuji, g = require("sokuji"), require("sokuji.ghost")
   local dir = os.getenv("SOKUJI_WORKSPACE")
   local function open(name)

@@ -58,7 +58,7 @@ local function setup_case()
   local setup = sokuji.setup
   sokuji.setup = function(opts)
     opts = vim.deepcopy(opts or {})
-    opts.settings = vim.tbl_extend("keep", opts.settings or {}, { timeBudgetMs = 60000, kvCachePersist = false })
+    opts.settings = vim.tbl_extend("keep", opts.settings or {}, { timeBudgetMs = 60000, kvCachePersist = false, lineStartConfidence = 0 })
     return setup(opts)
   end
   dofile(os.getenv("SOKUJI_SNIPPET"))

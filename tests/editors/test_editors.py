@@ -344,6 +344,7 @@ def test_vscode_in_code_server(tmp_path: Path):
         **json.loads(readme_snippet("vscode").replace(str(ROOT / ".venv" / "bin"), str(VENV_BIN))),
         "sokuji.kvCachePersist": False,
         "sokuji.timeBudgetMs": 60000,
+        "sokuji.lineStartConfidence": 0,
         "editor.inlineSuggest.enabled": True,
         "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},  # no suggest widget over the ghost text
         "editor.wordBasedSuggestions": "off",

@@ -36,8 +36,9 @@ async def session(
     """A server session; `env` is added to the server's environment, `prefix` runs the
     server through another command (e.g. setpriv)."""
     # States persisted by earlier runs would make results depend on history: tests start cold.
-    # A generous time budget: assertions are about what the model writes, not how fast.
-    options = {"kvCachePersist": False, "timeBudgetMs": 60_000, **(options or {})}
+    # A generous time budget: assertions are about what the model writes, not how fast. Every
+    # first line shown at a line start: the tests that are about the line-start gate set it.
+    options = {"kvCachePersist": False, "timeBudgetMs": 60_000, "lineStartConfidence": 0, **(options or {})}
     client = make_test_lsp_client()
     command = (prefix or []) + SERVER + (["--model", model_flag] if model_flag else [])
     await client.start_io(*command, env={**os.environ, **env} if env else None)

@@ -48,6 +48,12 @@ class Editor(RawClient):
     def complete(self, line: int = 4, character: int = 4) -> dict:
         return self.request("textDocument/completion", {"textDocument": {"uri": URI}, "position": {"line": line, "character": character}})
 
+    def idle(self) -> None:
+        """Until no block is written in the background (the engine thread is out of the model)."""
+        deadline = time.monotonic() + 120
+        while self.stats()["blockWriting"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def stats(self) -> dict:
         """The server's counters. A request that reached a server as it died is answered with
         RequestFailed (the relay's answer): ask again."""
@@ -75,7 +81,7 @@ class Editor(RawClient):
 
 def begin(client: Editor, text: str = FIB) -> None:
     client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "capabilities": {"window": {"workDoneProgress": True}}, "initializationOptions": {"kvCachePersist": False}}})
+        "capabilities": {"window": {"workDoneProgress": True}}, "initializationOptions": {"kvCachePersist": False, "lineStartConfidence": 0}}})
     assert "result" in client.answer(1)
     client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     client.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
@@ -180,12 +186,14 @@ def test_repeated_crashes_in_the_model_step_down_to_no_model_and_fixes_still_wor
 def test_crashes_outside_the_model_restart_without_stepping_down(tmp_path):
     with Editor("crash:change@1*2", tmp_path / "crashes.jsonl") as client:
         begin(client)
-        assert client.complete()["result"]["items"]  # the model is loaded and idle
+        assert client.complete()["result"]["items"]  # the model is loaded ...
+        client.idle()  # ... and idle: the block the completion began is written
         edit(client, 2, "# one\n")  # the first server dies handling it
         assert client.stats()["crashes"] == 1
         # the relay knows whether a job was in the model, not which thread crashed: the new
         # server's model load must be over before the loop dies again
         assert client.complete()["result"]["items"]
+        client.idle()
         edit(client, 3, "# two\n")  # and the second
         stats = client.stats()
         assert (stats["crashes"], stats["engineMode"]) == (2, "normal")

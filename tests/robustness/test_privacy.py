@@ -159,7 +159,8 @@ async def run_session(paths: dict[str, Path], model: str, hub: FakeHub) -> dict:
     app_uri = (ws / "app.py").as_uri()
     env = {**os.environ, "XDG_CACHE_HOME": str(paths["cache"]), "SOKUJI_AUDIT_LOG": str(paths["log"]),
            "HF_HUB_CACHE": str(paths["hf"]), "HF_ENDPOINT": hub.url}
-    options = {"model": model, "maxTokens": 8, "kvCachePersist": True, "timeBudgetMs": 20_000, "fixTimeBudgetMs": 10_000}
+    options = {"model": model, "maxTokens": 8, "kvCachePersist": True, "timeBudgetMs": 20_000, "fixTimeBudgetMs": 10_000,
+               "lineStartConfidence": 0}
     client = make_test_lsp_client()
     # cwd: the workspace, as editors start servers
     await client.start_io(sys.executable, str(WRAPPER), "serve", env=env, cwd=str(ws))

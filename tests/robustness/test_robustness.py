@@ -64,7 +64,7 @@ class RawClient:
     def start(self, options: dict | None = None) -> None:
         """initialize (answered) and initialized."""
         self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                   "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False, **(options or {})}}})
+                   "params": {"capabilities": {}, "initializationOptions": {"kvCachePersist": False, "lineStartConfidence": 0, **(options or {})}}})
         assert "result" in self.answer(1)
         self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
 
@@ -182,7 +182,7 @@ async def test_bad_model_files_are_reported_and_the_server_keeps_serving(tmp_pat
         open_doc(client, "file:///w/broken.py", "def f(:\n    pass\n")
         await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"sokuji": {"maxTokens": 8}}))  # back to the embedded model
+            types.DidChangeConfigurationParams(settings={"sokuji": {"maxTokens": 8, "lineStartConfidence": 0}}))  # back to the embedded model
         assert (await inline(client, uri, 3, 4)).items
 
 

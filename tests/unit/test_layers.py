@@ -37,7 +37,8 @@ RULES = {
     "lsp_server.loading": ["lsp_server.context", "lsp_server.documents", PROTOCOL, *LSP, "tree_sitter"],
     "lsp_server.client": ["lsp_server.", *LSP],  # what features tell the editor: a leaf
     "lsp_server.pause": ["lsp_server.", *LSP],
-    "lsp_server.results": ["lsp_server.", *LSP, "llama_cpp", "tree_sitter"],
+    "lsp_server.results": ["lsp_server.context", "lsp_server.engine", "lsp_server.session", "lsp_server.completion",
+                           "lsp_server.fixes", "lsp_server.protocol", *LSP, "llama_cpp", "tree_sitter"],
     "lsp_server.engine.worker": ["lsp_server.context", PROTOCOL, *LSP],
     "lsp_server.engine.healing": ["lsp_server.", *LSP, "llama_cpp", "tree_sitter"],  # pure: literal vocabularies
     "lsp_server.engine.confidence": ["lsp_server.", *LSP, "llama_cpp", "tree_sitter"],
