@@ -63,6 +63,10 @@ async def press_enters(servers: list, todo: list[Case]) -> None:
         end_above = (case.row - 1, len(case.above))
         for s in servers:
             s.change(uri, end_above, (case.row, len(case.line)), "")  # the real line is not there yet
+        for s in servers:  # the line above was just typed: its prompt prefix is in the KV cache (not scored)
+            await s.complete(uri, *end_above)
+        await asyncio.gather(*(s.idle() for s in servers))
+        for s in servers:
             s.change(uri, end_above, end_above, "\n" + indent)  # Enter, auto-indented
         order = servers[n % len(servers):] + servers[: n % len(servers)]
         for s in order:

@@ -202,7 +202,8 @@ class Server:
 async def run(configs: list[Config], lines: list[Line], stride: int, enters: int) -> None:
     servers = [Server(c) for c in configs]
     await asyncio.gather(*(s.start() for s in servers))
-    await typing(servers, lines, stride)
+    if lines:
+        await typing(servers, lines, stride)
     await line_starts.press_enters(servers, line_starts.cases(enters))
     await asyncio.gather(*(s.stop() for s in servers))
 
@@ -327,6 +328,8 @@ def main() -> None:
                Config("before", {"tokenHealing": True, "minConfidence": 0.3, "lineStartConfidence": 0, "firstLineFirst": False}),
                Config("sokuji", {})]
     configs += [Config(f"gate@{x}", {"minConfidence": float(x)}) for x in args.sweep.split(",") if x]
+    if not args.lines:  # line starts only: "before" is the typing tables' baseline
+        configs = [c for c in configs if c.name != "before"]
     print(f"{len(lines)} lines ({sum(ln.language == 'python' for ln in lines)} Python, "
           f"{sum(ln.language == 'javascript' for ln in lines)} JavaScript), a completion every {args.stride} keystrokes; "
           f"{args.enters} Enter presses per held-apart file", file=sys.stderr)

@@ -160,6 +160,19 @@ def _context(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stats(args: argparse.Namespace) -> int:
+    from .acceptance import acceptance_file, read, table
+
+    path = acceptance_file()
+    found = read(path)
+    if found is None:
+        print(f"no acceptance counts yet ({path}: written when a server shuts down)")
+        return 0
+    print(f"what was taken of sokuji's suggestions, every session so far ({path}; counts only, no code):")
+    print(table(found))
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     import llama_cpp
 
@@ -317,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("--model", help="GGUF file, catalog name or REPO/FILE to check (default: the embedded model)")
     doctor.add_argument("--fixes-model", help="the model fixes use, when not the completions one (the `fixes.model` setting)")
     doctor.set_defaults(func=_doctor)
+    sub.add_parser("stats", help="what was taken of the suggestions (counted locally, no code)").set_defaults(func=_stats)
 
     models = sub.add_parser("models", help="the catalog of code models, downloaded ones marked")
     models.add_argument("--markdown", action="store_true", help="as the table in docs/models-and-gpu.md")

@@ -86,12 +86,13 @@ class Document:
         line = bisect.bisect_right(self._starts, offset) - 1
         return line, index_to_col(self.text[self._starts[line] : offset], offset - self._starts[line], self.encoding)
 
-    def apply_change(self, text: str, start: tuple[int, int] | None = None, end: tuple[int, int] | None = None) -> None:
-        """Apply one contentChange: a range edit, or the whole text when no range is given."""
+    def apply_change(self, text: str, start: tuple[int, int] | None = None, end: tuple[int, int] | None = None) -> int:
+        """Apply one contentChange: a range edit, or the whole text when no range is given.
+        Returns the code-point offset where the new text ends (the cursor after typing it)."""
         if start is None or end is None:
             self._set_text(text)
             self.tree = self._parse()
-            return
+            return len(text)
         a, b = sorted((self.cursor(*start), self.cursor(*end)), key=lambda c: c.offset)
         old_source = self._source
         start_byte, old_end_byte = a.byte, b.byte
@@ -109,6 +110,7 @@ class Document:
                 new_end_point=_point(self._source, new_end_byte),
             )
             self.tree = self._parse(self.tree)
+        return a.offset + len(text)
 
     def snapshot(self) -> Snapshot:
         tree = self.tree.copy() if self.tree is not None else None

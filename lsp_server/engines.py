@@ -161,6 +161,7 @@ class Engines:
         """`job(*args, cancel)` on the engine thread when no request needs it: a request's job
         cancels it (at its next token) and goes first; failure "yielded" then, and the caller
         may run it again after. Only one at a time is meant to run."""
+        self._yields.cancel()  # one at a time: a newer one goes first
         token = self._yields = CancelToken()
         try:
             await self.ready.wait()

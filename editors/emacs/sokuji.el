@@ -58,6 +58,9 @@ eglot's empty answer (no `eglot-workspace-configuration') would reset them."
 ;; asked over eglot's connection (sokuji answers it for any client). Requests are
 ;; asynchronous (`jsonrpc-async-request'); a change to the buffer cancels the one in flight
 ;; ($/cancelRequest) and drops its late answer. Keys act only while a suggestion is shown.
+;; sokuji is told what was shown and taken (textDocument/didShowCompletion, a partial accept's
+;; textDocument/didPartiallyAcceptCompletion, the item's accept command) for the counts of
+;; `sokuji.stats' and `sokuji stats': counts only, kept by the server on this machine.
 
 (defcustom sokuji-delay 0.1
   "Seconds of quiet after a change before sokuji is asked for a suggestion."
@@ -73,6 +76,8 @@ eglot's empty answer (no `eglot-workspace-configuration') would reset them."
 (defvar-local sokuji--inserting nil "Non-nil while sokuji inserts an accepted piece.")
 (defvar-local sokuji--overlay nil)
 (defvar-local sokuji--items nil "Suggestions at `sokuji--point', best first.")
+(defvar-local sokuji--sources nil "The LSP items of `sokuji--items', in the same order.")
+(defvar-local sokuji--announced nil "Items sokuji was told are shown (once each).")
 (defvar-local sokuji--index 0)
 (defvar-local sokuji--point nil)
 (defvar-local sokuji--asked nil "Buffer tick at which several suggestions were asked for.")
@@ -112,7 +117,7 @@ eglot's empty answer (no `eglot-workspace-configuration') would reset them."
   (when sokuji--overlay
     (delete-overlay sokuji--overlay)
     (setq sokuji--overlay nil))
-  (setq sokuji--items nil sokuji--index 0 sokuji--shown nil))
+  (setq sokuji--items nil sokuji--sources nil sokuji--announced nil sokuji--index 0 sokuji--shown nil))
 
 (defun sokuji--cancel ()
   (when sokuji--timer
@@ -140,13 +145,52 @@ eglot's empty answer (no `eglot-workspace-configuration') would reset them."
         (put-text-property 0 1 'cursor t ghost)
         (overlay-put sokuji--overlay 'after-string ghost))
       (overlay-put sokuji--overlay 'sokuji t)
-      (setq sokuji--shown t))))
+      (setq sokuji--shown t)
+      (let ((item (nth sokuji--index sokuji--sources)))
+        ;; only an item with a command (the first) is followed by sokuji: the others it doesn't know
+        (when (and (plist-get item :command) (not (memq item sokuji--announced)))
+          (push item sokuji--announced)
+          (sokuji--notify :textDocument/didShowCompletion `(:item ,item)))))))
+
+(defun sokuji--notify (method params)
+  (let ((server (sokuji--server)))
+    (when server (ignore-errors (jsonrpc-notify server method params)))))
+
+(defun sokuji--text (item)
+  (let ((text (plist-get item :insertText)))
+    (if (stringp text) text (plist-get text :value))))
+
+(defun sokuji--units (text)
+  "TEXT's length in the position encoding eglot negotiated.
+UTF-16 unless the server chose another (eglot 1.12+ offers UTF-32 and UTF-8)."
+  (pcase (ignore-errors (if (fboundp 'eglot-server-capable)
+                            (eglot-server-capable :positionEncoding)
+                          (eglot--server-capable :positionEncoding)))
+    ("utf-32" (length text))
+    ("utf-8" (length (encode-coding-string text 'utf-8 t)))
+    (_ (+ (length text) (cl-count-if (lambda (c) (> c #xFFFF)) text)))))
+
+(defun sokuji--report (item rest)
+  "Tell sokuji that ITEM was taken up to REST, the part of it still shown.
+Whole: its command, asynchronously (typing never waits); in part: the length
+taken so far."
+  (let ((server (sokuji--server)) (command (plist-get item :command)))
+    (when (and server command)
+      ;; the inserted text first: the server then predicts the next suggestion from after it
+      (eglot--signal-textDocument/didChange)
+      (if (string-empty-p rest)
+          (jsonrpc-async-request server :workspace/executeCommand
+                                 `(:command ,(plist-get command :command)
+                                   :arguments ,(or (plist-get command :arguments) []))
+                                 :success-fn #'ignore :error-fn #'ignore :timeout-fn #'ignore)
+        (sokuji--notify :textDocument/didPartiallyAcceptCompletion
+                        `(:item ,item :acceptedLength ,(- (sokuji--units (sokuji--text item))
+                                                          (sokuji--units rest))))))))
 
 (defun sokuji--remaining (item)
   "ITEM's text less what was typed since its range's start.
 Nil if it no longer fits."
-  (let* ((text (plist-get item :insertText))
-         (text (if (stringp text) text (plist-get text :value)))
+  (let* ((text (sokuji--text item))
          (range (plist-get item :range)))
     (if (null range)
         text
@@ -179,17 +223,20 @@ INVOKED: the user asked (several, to cycle); THEN-INDEX: the one to show."
                           (when (equal (cadr sokuji--request) id)
                             (setq sokuji--request nil))
                           (when (and (= tick (buffer-chars-modified-tick)) (= pos (point)))
-                            (let* ((items (if (vectorp result) result (plist-get result :items)))
-                                   (texts (delete-dups
-                                           (delq nil (mapcar (lambda (it)
-                                                               (let ((s (sokuji--remaining it)))
-                                                                 (and s (not (string-empty-p s)) s)))
-                                                             items)))))
+                            (let ((items (if (vectorp result) result (plist-get result :items)))
+                                  (pairs nil))  ; (text . item), a text once
+                              (mapc (lambda (it)
+                                      (let ((s (sokuji--remaining it)))
+                                        (and s (not (string-empty-p s)) (not (assoc s pairs))
+                                             (push (cons s it) pairs))))
+                                    items)
+                              (setq pairs (nreverse pairs))
                               (sokuji--clear)
-                              (when texts
-                                (setq sokuji--items texts
+                              (when pairs
+                                (setq sokuji--items (mapcar #'car pairs)
+                                      sokuji--sources (mapcar #'cdr pairs)
                                       sokuji--point pos
-                                      sokuji--index (mod (or then-index 0) (length texts)))
+                                      sokuji--index (mod (or then-index 0) (length pairs)))
                                 (when invoked (setq sokuji--asked tick))
                                 (sokuji--render)))))))
                     :error-fn
@@ -226,13 +273,16 @@ INVOKED: the user asked (several, to cycle); THEN-INDEX: the one to show."
 (defun sokuji--insert (piece)
   "Insert PIECE, the start of the suggestion shown; the rest stays shown."
   (let* ((text (sokuji-current))
-         (rest (substring text (length piece))))
+         (rest (substring text (length piece)))
+         (item (nth sokuji--index sokuji--sources)))
     (let ((sokuji--inserting t))
       (goto-char sokuji--point)
       (insert piece))
     (setq sokuji--point (point)
           sokuji--items (list rest)
+          sokuji--sources (list item)
           sokuji--index 0)
+    (sokuji--report item rest)
     (if (string-empty-p rest) (sokuji--clear) (sokuji--render))))
 
 (defun sokuji-accept ()

@@ -12,20 +12,23 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..config import Settings
-from ..documents import Documents
-from ..engines import Engines
+from ..acceptance import Ledger
+from ..documents import Document, Documents
+from ..engines import Engines, Outcome
 from ..pause import Debounce
+from ..positions import index_to_col
 from ..results import Block
 from ..session import EngineSession, Others
 from ..structs import Snapshot
 from ..workspace import WorkspaceService
-from . import jobs
+from . import jobs, prefetch
 
 
 class Suggestion(NamedTuple):
     text: str
     line: int  # where it goes, in the client's position encoding
     character: int
+    id: str = ""  # the acceptance ledger's (the accept command's argument)
 
 
 class Completions:
@@ -43,6 +46,10 @@ class Completions:
         self.writing: Block | None = None  # the block the background writes on (blocks.py)
         self.blocks = {"started": 0, "whole": 0, "answers": 0}  # blocks begun with a first line, written whole, requests they answered
         self._writer: asyncio.Future | None = None
+        self.ledger = Ledger()  # what the user takes of what is returned (acceptance.py)
+        self.prefetches = 0  # suggestions prefetched after an accept
+        self._last_cursor: dict[str, int] = {}  # uri -> code-point offset where its last edit ended
+        self._ahead: dict[str, tuple[str, int, asyncio.Future]] = {}  # uri -> the prefetch's text, cursor, task
 
     async def suggest(self, uri: str, line: int, character: int, asked: bool = False) -> Suggestion | None:
         """The model's suggestion at the position, or None. Never raises for a bad request.
@@ -52,8 +59,11 @@ class Completions:
             return None
         snap, cursor, others = doc.snapshot(), doc.cursor(line, character), self.others(uri)
         at = cursor.line, cursor.column
+        self.ledger.requested(uri, at)
         started = time.monotonic()
-        outcome = await self.engines.run(uri, jobs.complete, self.session, snap, cursor, self._settings(), others, asked)
+        joined, outcome = await self._joined(uri, doc.text, cursor.offset)
+        if outcome is None:
+            outcome = await self.engines.run(uri, jobs.complete, self.session, snap, cursor, self._settings(), others, asked)
         notices = self.engines.notices
         if outcome.unexpected is not None:
             notices.report("completion", f"sokuji: a completion failed ({outcome.unexpected}). The next one "
@@ -67,7 +77,7 @@ class Completions:
         result = outcome.value
         if result is not None and result.hidden:
             self.hidden += 1
-        if result is not None and result.block is not None:
+        if result is not None and result.block is not None and not joined:  # a joined prefetch counted its own
             self.writing = result.block
             self.blocks["started"] += 1
         if result is not None and result.generation.stop_reason == "block":
@@ -75,7 +85,66 @@ class Completions:
         self._write_on()
         if result is None or not result.text:
             return None
-        return Suggestion(result.text, *at)
+        item = self.ledger.returned(uri, snap.language or snap.language_id, at, snap.text[: cursor.offset],
+                                    snap.text[cursor.offset :], result.text,
+                                    lambda text: index_to_col(text, len(text), doc.encoding))
+        return Suggestion(result.text, *at, item)
+
+    # -- accepts, and the suggestion after them -------------------------------------------
+
+    async def _joined(self, uri: str, text: str, offset: int) -> tuple[bool, Outcome | None]:
+        """The prefetch's outcome when the user is where it predicted and it is still being
+        made (waited for, not made twice); else (False, None)."""
+        ahead = self._ahead.pop(uri, None)
+        if ahead is None or ahead[2].done() or ahead[:2] != (text, offset):
+            return False, None
+        outcome = await ahead[2]
+        return (True, outcome) if outcome.failure is None else (False, None)
+
+    def accepted(self, item_id: str) -> None:
+        """The client ran an item's accept command."""
+        item = self.ledger.accepted(item_id)
+        if item is not None:
+            self._prefetch(item.uri)  # the whole item: Enter comes next
+
+    def partly_accepted(self, item_id: str, length: int) -> None:
+        """Part of an item was accepted: a word (the rest of its line is in the result cache),
+        or a line (the next one is prefetched)."""
+        item = self.ledger.partly(item_id, length)
+        if item is not None and item.line_done:
+            self._prefetch(item.uri)
+
+    def _prefetch(self, uri: str) -> None:
+        """After a whole suggestion was taken, the next one where the user goes next (Enter),
+        unless the block being written will answer there: computed in the background, it
+        waits in the result cache (and a block, if it starts one) for the real request."""
+        doc = self.docs.get(uri)
+        settings = self._settings()
+        if doc is None or not settings.prefetch:
+            return
+        at = self._last_cursor.get(uri, 0)  # the accepted text was the last edit: the cursor is after it
+        predicted = prefetch.after_enter(doc.text[:at], doc.text[at:], prefetch.indent_unit(doc.text))
+        if predicted is None:
+            return
+        text, offset = predicted
+        block = self.writing
+        if block is not None and block.uri == uri and block.on_path(text) is not None:
+            return  # the block answers there
+        ahead = Document(uri, doc.language_id, doc.version, "", doc.encoding)  # parsed on the engine thread
+        self.writing = None  # a block off the predicted path stops being written (else it and this would take turns)
+        self._ahead[uri] = (text, offset, self.engines.background.spawn(self._run_prefetch(ahead, text, offset, settings)))
+
+    async def _run_prefetch(self, ahead: Document, text: str, offset: int, settings: Settings) -> Outcome:
+        """The prefetch's outcome (a request that arrives where it predicted waits for it)."""
+        outcome = await self.engines.run_background(jobs.prefetch, self.session, ahead, text, offset, settings,
+                                                    self.others(ahead.uri))
+        result = outcome.value
+        self.prefetches += outcome.failure is None
+        if result is not None and result.block is not None:
+            self.writing = result.block
+            self.blocks["started"] += 1
+            self._write_on()
+        return outcome
 
     # -- the block written in the background ------------------------------------------------
 
@@ -97,14 +166,22 @@ class Completions:
         self.writing = None  # whole, superseded, or failed
         self.blocks["whole"] += block.done
 
-    def edited(self, uri: str, text: str) -> None:
-        """An edit (on the loop): one that leaves the block's path stops its writing."""
+    def edited(self, uri: str, text: str, cursor: int) -> None:
+        """An edit (on the loop), leaving the cursor at code-point `cursor`: one that leaves
+        the block's path stops its writing; one that inserts a suggestion returned there is
+        an accept (for clients that send no signal of their own)."""
+        self._last_cursor[uri] = cursor
+        item = self.ledger.edited(uri, text)
+        if item is not None and item.line_done:  # taken to a line's end: Enter comes next
+            self._prefetch(uri)
         block = self.writing
         if block is not None and block.uri == uri and block.on_path(text) is None:
             self.writing = None
             self.engines.yield_background()
 
     def closed(self, uri: str) -> None:
+        self.ledger.closed(uri)
+        self._last_cursor.pop(uri, None)
         block = self.writing
         if block is not None and block.uri == uri:
             self.writing = None

@@ -21,9 +21,9 @@ from ..config import Settings
 
 # Chosen by benchmarks/gate_fit.py on the train files (see benchmarks/RESULTS.md, issue 27).
 MID_LINE = {"python": 0.3, "javascript": 0.4}
-LINE_START = {"python": 0.25, "javascript": 0.2}
+LINE_START = {"python": 0.05, "javascript": 0.1}
 OTHER_MID_LINE = 0.3  # languages without data of their own: the values both languages' data admit
-OTHER_LINE_START = 0.2
+OTHER_LINE_START = 0.1
 
 
 def mid_line(settings: Settings, language: str | None) -> float:

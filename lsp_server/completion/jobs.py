@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from ..config import Settings
+from ..documents import Document
 from ..results import Block
 from ..session import EngineSession, Others
 from ..structs import CancelledError, CancelToken, Cursor, Snapshot
@@ -42,6 +43,14 @@ def complete(session: EngineSession, snap: Snapshot, cursor: Cursor, settings: S
         + (", the block goes on in the background" if result.block is not None else "")
     )
     return result
+
+
+def prefetch(session: EngineSession, ahead: Document, text: str, offset: int, settings: Settings, others: Others,
+             cancel: CancelToken) -> pipeline.Completion | None:
+    """A suggestion for the document the user will most likely have next (`text`, the cursor
+    at `offset`), made before they get there (after an accept): into the result cache."""
+    ahead.apply_change(text)  # parsed here, off the event loop
+    return complete(session, ahead.snapshot(), ahead.cursor(*ahead.position(offset)), settings, others, False, cancel)
 
 
 def write_block(session: EngineSession, block: Block, settings: Settings, cancel: CancelToken) -> bool:

@@ -28,10 +28,20 @@ def settings_section(raw: Any) -> Any:
     return raw
 
 
+ACCEPTED = "sokuji.accepted"  # the command a client runs after accepting an item whole
+
+
+def accepted_command(suggestion: Suggestion) -> types.Command:
+    return types.Command(title="sokuji: accepted", command=ACCEPTED, arguments=[suggestion.id])
+
+
 def inline_items(suggestion: Suggestion, texts: list[str]) -> types.InlineCompletionList:
+    """The suggestion (its accept command attached: the ledger follows it), then alternatives."""
     at = types.Position(line=suggestion.line, character=suggestion.character)
-    return types.InlineCompletionList(
-        items=[types.InlineCompletionItem(insert_text=t, range=types.Range(start=at, end=at)) for t in texts])
+    return types.InlineCompletionList(items=[
+        types.InlineCompletionItem(insert_text=t, range=types.Range(start=at, end=at),
+                                   command=accepted_command(suggestion) if n == 0 else None)
+        for n, t in enumerate(texts)])
 
 
 def completion_list(suggestion: Suggestion | None) -> types.CompletionList:
@@ -49,6 +59,7 @@ def completion_list(suggestion: Suggestion | None) -> types.CompletionList:
         insert_text_format=types.InsertTextFormat.PlainText,
         sort_text="0",
         preselect=True,
+        command=accepted_command(suggestion),
     )
     return types.CompletionList(is_incomplete=True, items=[item])
 

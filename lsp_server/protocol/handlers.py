@@ -15,7 +15,8 @@ from pygls.uris import to_fs_path
 
 from .. import faults
 from ..documents import LARGE_FILE_BYTES
-from .convert import SECTION, completion_list, inline_items, settings_section, span, with_resolution
+from ..acceptance import acceptance_file
+from .convert import ACCEPTED, SECTION, completion_list, inline_items, settings_section, span, with_resolution
 from .server import SokujiServer, ToClient
 from .stats import stats
 
@@ -74,16 +75,17 @@ def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> N
     doc = ls.docs.get(params.text_document.uri)
     if doc is None:
         return
+    cursor = 0
     for change in params.content_changes:
         if isinstance(change, types.TextDocumentContentChangePartial):
             r = change.range
-            doc.apply_change(change.text, (r.start.line, r.start.character), (r.end.line, r.end.character))
+            cursor = doc.apply_change(change.text, (r.start.line, r.start.character), (r.end.line, r.end.character))
         else:
-            doc.apply_change(change.text)
+            cursor = doc.apply_change(change.text)
     doc.version = params.text_document.version
     ls.project.edited(doc.uri)
     ls.diagnostics.schedule(doc.uri)
-    ls.completions.edited(doc.uri, doc.text)
+    ls.completions.edited(doc.uri, doc.text, cursor)
     ls.completions.schedule_definitions(doc.uri)
 
 
@@ -96,6 +98,7 @@ def did_close(ls: SokujiServer, params: types.DidCloseTextDocumentParams) -> Non
 
 async def shutdown(ls: SokujiServer, *args) -> None:
     ls.project.stop()
+    ls.completions.ledger.save(acceptance_file())  # counts only: `sokuji stats` prints them
     await ls.engines.shutdown()
 
 
@@ -156,6 +159,39 @@ def stats_command(ls: SokujiServer, *args) -> dict:
     return stats(ls)
 
 
+def accepted(ls: SokujiServer, *args) -> None:
+    """`sokuji.accepted` [id]: the client accepted an item whole."""
+    if args and isinstance(args[0], str):
+        ls.completions.accepted(args[0])
+
+
+def _item_id(params) -> str | None:
+    """The ledger id in a notification's `item` (its accept command's argument), as
+    Copilot's language server receives them; None when it carries none."""
+    item = _get(params, "item")
+    command = _get(item, "command")
+    arguments = _get(command, "arguments") or []
+    return arguments[0] if arguments and isinstance(arguments[0], str) else None
+
+
+def _get(obj, key: str):
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def did_show_completion(ls: SokujiServer, params) -> None:
+    """`textDocument/didShowCompletion` {item}: an item is on screen."""
+    if (item := _item_id(params)) is not None:
+        ls.completions.ledger.shown(item)
+
+
+def did_partially_accept_completion(ls: SokujiServer, params) -> None:
+    """`textDocument/didPartiallyAcceptCompletion` {item, acceptedLength}: its first
+    acceptedLength units (the negotiated position encoding's) were accepted."""
+    length = _get(params, "acceptedLength")
+    if (item := _item_id(params)) is not None and isinstance(length, int) and not isinstance(length, bool):
+        ls.completions.partly_accepted(item, length)
+
+
 async def context_command(ls: SokujiServer, *args) -> dict:
     """The prompt a completion at (uri, line, character) would use, part by part."""
     try:
@@ -188,4 +224,7 @@ def create_server(model_override: str | None = None) -> SokujiServer:
     server.feature(types.CODE_ACTION_RESOLVE)(code_action_resolve)
     server.command("sokuji.stats")(stats_command)
     server.command("sokuji.context")(context_command)
+    server.command(ACCEPTED)(accepted)
+    server.feature("textDocument/didShowCompletion")(did_show_completion)
+    server.feature("textDocument/didPartiallyAcceptCompletion")(did_partially_accept_completion)
     return server

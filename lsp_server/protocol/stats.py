@@ -34,6 +34,8 @@ def stats(ls: SokujiServer) -> dict[str, Any]:
         "blocksWhole": completions.blocks["whole"],
         "blockAnswers": completions.blocks["answers"],  # requests answered from a block, no model call
         "blockWriting": completions.writing is not None,  # a block is being written in the background now
+        "prefetches": completions.prefetches,  # suggestions made ahead after an accept
+        "acceptance": completions.ledger.stats(),  # what the user took (acceptance.py): counts only
         "requestsInFlight": len(ls.protocol._request_futures),  # this one included
         "promptTokensEvaluated": own.evaluated_tokens,
         "promptTokensReused": own.reused_tokens,

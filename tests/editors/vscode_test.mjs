@@ -1,6 +1,8 @@
 // Driven by tests/editors/test_editors.py: the real VS Code workbench (code-server) in headless
 // Debian chromium, with the packaged sokuji extension: type in a file, wait for sokuji's
-// ghost text, accept it with Tab, save. Prints a JSON line with what happened.
+// ghost text, accept it with Tab, save, then "sokuji: Show Stats" (what sokuji counted of the
+// suggestion accepted). Prints a JSON line with what happened.
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 const require = createRequire(process.env.SOKUJI_TOOLS + "/package.json");
 const { chromium } = require("playwright-core");
@@ -15,6 +17,11 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // the workbench's errors that name sokuji (e.g. an item's command not found)
+  result.consoleErrors = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" && /sokuji/i.test(message.text())) result.consoleErrors.push(message.text());
+  });
   await page.goto(`${url}/?folder=${encodeURIComponent(process.env.SOKUJI_WORKSPACE)}`);
   await page.waitForSelector(".monaco-workbench", { timeout: 180000 });
   await page.waitForTimeout(3000);
@@ -51,6 +58,21 @@ try {
   await page.keyboard.press("Control+S");
   await page.waitForTimeout(1500);
   result.status = await page.locator("#status\\.extensionMessage, .statusbar-item").allInnerTexts().catch(() => []);
+  // "sokuji: Show Stats" from the command palette: sokuji.stats, its acceptance counts in a
+  // notification (and, whole, in the extension's trace)
+  await page.keyboard.press("Control+Shift+P");
+  await page.waitForTimeout(500);
+  await page.keyboard.type("sokuji: Show Stats");
+  await page.waitForTimeout(1000);
+  await page.keyboard.press("Enter");
+  const toast = await page.waitForSelector('.notification-toast:has-text("suggestions accepted")', { timeout: 30000 })
+    .catch(() => null);
+  result.statsMessage = toast ? (await toast.innerText()).trim() : null;
+  const log = process.env.SOKUJI_VSCODE_LOG ? readFileSync(process.env.SOKUJI_VSCODE_LOG, "utf8").split("\n") : [];
+  const stats = log.filter((line) => / stats \{/.test(line)).pop();
+  result.acceptance = stats ? JSON.parse(stats.slice(stats.indexOf("{"))).acceptance : null;
+  // the server's commands the extension ran (through the language client's middleware)
+  result.commands = log.map((line) => line.match(/ executeCommand (\S+)/)?.[1]).filter(Boolean);
   result.ok = true;
 } catch (error) {
   result.error = String(error && error.stack || error);

@@ -330,7 +330,10 @@ async def test_a_full_session_reads_only_the_workspace_writes_only_the_cache_and
 
     # the cache dir got the KV states, and only it was written to
     written = sorted({real(e["args"][0]) for e in opened if isinstance(e["args"][0], str) and is_write(e)} - {os.devnull})
-    assert written and all(Path(w).is_relative_to(cache / "kv") for w in written), written
+    counts = cache / "acceptance.json"  # the acceptance counts (a temporary name, then renamed)
+    assert written and all(Path(w).is_relative_to(cache / "kv") or Path(w).parent == counts.parent
+                           and Path(w).name.startswith(".acceptance") for w in written), written
+    assert "def " not in counts.read_text() and "ws" not in counts.read_text()  # counts only, no code or paths
     assert list((cache / "kv").glob("*/*.kv")), "no KV state was persisted"
 
     # a summary, shown with `pytest -s`

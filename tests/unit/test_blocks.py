@@ -58,12 +58,12 @@ def test_line_probability_leaves_out_the_indentation():
 
 
 def test_line_start_gate_per_language_and_setting():
-    tokens = [(6, 0.5), (8, 0.4)]  # probability 0.2
+    tokens = [(6, 0.5), (8, 0.16)]  # probability 0.08
     defaults = Settings()
-    assert gate.line_start(tokens, "return x", "python", defaults) == ""  # under python's 0.25
-    assert gate.line_start(tokens, "return x", "javascript", defaults) == "return x"  # javascript's 0.2
-    assert gate.line_start(tokens, "return x", "python", Settings(line_start_confidence=0)) == "return x"
-    assert gate.line_start(tokens, "return x", "python", Settings(line_start_confidence=0.1)) == "return x"
+    assert gate.line_start(tokens, "return x", "python", defaults) == "return x"  # python's 0.05
+    assert gate.line_start(tokens, "return x", "javascript", defaults) == ""  # under javascript's 0.1
+    assert gate.line_start(tokens, "return x", "javascript", Settings(line_start_confidence=0)) == "return x"
+    assert gate.line_start(tokens, "return x", "python", Settings(line_start_confidence=0.3)) == ""
     assert not gate.measures(Settings(line_start_confidence=0))
     assert gate.mid_line(defaults, "javascript") == gate.MID_LINE["javascript"]
     assert gate.mid_line(Settings(min_confidence=0.5), "javascript") == 0.5

@@ -127,6 +127,14 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
         enabledFor(document) ? next(document, position, ctx, token) : null,
       provideCodeActions: async (document, range, ctx, token, next) =>
         enabledFor(document) ? next(document, range, ctx, token) : null,
+      // the server's commands, registered in VS Code by the language client and sent as
+      // workspace/executeCommand: among them `sokuji.accepted`, the command of each first
+      // inline item, which VS Code runs when the whole suggestion is accepted (Tab). A word
+      // or a line accepted (Ctrl+Right) runs none: sokuji infers it from the edit.
+      executeCommand: async (command, args, next) => {
+        trace(`executeCommand ${command} ${JSON.stringify(args)}`);
+        return next(command, args);
+      },
     },
   };
   client = new LanguageClient("sokuji", "sokuji", serverOptions, clientOptions);
@@ -174,12 +182,17 @@ async function showStats(): Promise<void> {
     return;
   }
   const stats = await client.sendRequest("workspace/executeCommand", { command: "sokuji.stats", arguments: [] });
+  trace(`stats ${JSON.stringify(stats)}`);
   output.appendLine(`sokuji stats: ${JSON.stringify(stats, null, 2)}`);
   output.show(true);
   const s = stats as Record<string, unknown>;
+  const a = s.acceptance as Record<string, unknown> | undefined;
+  const taken = a
+    ? `; suggestions accepted: ${a.accepted} whole, ${a.partlyAccepted} in part (${a.charsAccepted} characters)`
+    : "";
   vscode.window.showInformationMessage(
     `sokuji: ${s.requestsServed} requests, p50 ${s.latencyP50Ms} ms, p95 ${s.latencyP95Ms} ms, ` +
-      `${s.promptTokensReused} prompt tokens reused / ${s.promptTokensEvaluated} evaluated`
+      `${s.promptTokensReused} prompt tokens reused / ${s.promptTokensEvaluated} evaluated${taken}`
   );
 }
 

@@ -2,7 +2,9 @@
 -- it for any client) and draws the suggestion with extmarks: inline virtual text on the cursor
 -- line on 0.10+ (end-of-line text before), virtual lines below for the rest. Nothing blocks:
 -- requests are asynchronous, a keystroke cancels the one in flight ($/cancelRequest), and a
--- late answer for an older buffer state or cursor is dropped.
+-- late answer for an older buffer state or cursor is dropped. It tells sokuji what is shown
+-- and accepted (didShowCompletion, didPartiallyAcceptCompletion, the item's command), for its
+-- local acceptance counts (sokuji.stats).
 local M = {}
 
 local ns = vim.api.nvim_create_namespace("sokuji_ghost")
@@ -10,9 +12,10 @@ local has_inline = vim.fn.has("nvim-0.10") == 1
 local new_api = vim.fn.has("nvim-0.11") == 1 -- client:request() instead of client.request()
 local uv = vim.uv or vim.loop
 
-M.state = {} -- bufnr -> { items, index, row, col, tick, request = {client, id}, timer }
+M.state = {} -- bufnr -> { items, sources, index, row, col, tick, request = {client, id}, timer }
 M.status_info = { state = "starting", latency = nil, error = nil }
 M.cancelled = 0 -- requests this module cancelled ($/cancelRequest), for the curious and the tests
+M.sent = { shown = 0, partly = 0, accepted = 0 } -- acceptance signals sent, likewise
 
 local function client_call(client, name, ...)
   if new_api then
@@ -48,7 +51,7 @@ function M.clear(bufnr)
     return
   end
   vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, -1)
-  s.items, s.index = nil, nil
+  s.items, s.sources, s.index = nil, nil, nil
 end
 
 function M.cancel(bufnr)
@@ -64,10 +67,51 @@ function M.cancel(bufnr)
   end
 end
 
+local function item_text(item)
+  return type(item.insertText) == "table" and item.insertText.value or item.insertText or ""
+end
+
+-- A text's length in the negotiated position encoding (acceptedLength's unit).
+local function units(text, encoding)
+  if vim.lsp.util._str_utfindex_enc then -- 0.8 - 0.10
+    return vim.lsp.util._str_utfindex_enc(text, nil, encoding)
+  end
+  return vim.str_utfindex(text, encoding) -- 0.11+
+end
+
+-- Acceptance signals, for sokuji's local counts. `src`: { client, item (as received), base
+-- (bytes of its text in the buffer: typed before it was shown, then accepted), shown }.
+-- sokuji follows only an item that carries its command (the first of a list: the command's
+-- argument is the item's id), so the others are not reported.
+local function report(src, what, piece)
+  if not (src and src.item.command) then
+    return
+  end
+  local client, item = src.client, src.item
+  if what == "shown" then
+    if src.shown then
+      return -- once per item, however often it is redrawn
+    end
+    src.shown = true
+    pcall(client_call, client, "notify", "textDocument/didShowCompletion", { item = item })
+  elseif what == "accepted" then -- nothing of it left: the item's own command, as LSP has it
+    local cmd = item.command
+    pcall(client_call, client, "request", "workspace/executeCommand",
+      { command = cmd.command, arguments = cmd.arguments }, function() end)
+  else -- a word or a line: how much of the item is accepted in all (the server counts the
+    -- difference, and ignores a length it already took from the didChange)
+    src.base = src.base + #piece
+    local length = units(item_text(item):sub(1, src.base), client.offset_encoding or "utf-16")
+    pcall(client_call, client, "notify", "textDocument/didPartiallyAcceptCompletion",
+      { item = item, acceptedLength = length })
+  end
+  M.sent[what] = M.sent[what] + 1
+end
+
 -- The text still to insert at the cursor: the item's text less what the user typed since
 -- its range's start.
 local function remaining(bufnr, item, row, col, encoding)
-  local text = type(item.insertText) == "table" and item.insertText.value or item.insertText or ""
+  local text = item_text(item)
   if item.range then
     local start = item.range.start
     if start.line ~= row then
@@ -115,14 +159,17 @@ function M.render(bufnr)
     opts.virt_lines = vim.tbl_map(function(l) return { { l, M.options.hl_group } } end, lines)
   end
   s.mark = vim.api.nvim_buf_set_extmark(bufnr, ns, s.row, s.col, opts)
+  report(s.sources and s.sources[s.index], "shown")
 end
 
-local function show(bufnr, s, texts, index)
-  local seen, items = {}, {}
-  for _, t in ipairs(texts) do
+-- texts[i]: what is left to insert of sources[i].item
+local function show(bufnr, s, texts, sources, index)
+  local seen, items, kept = {}, {}, {}
+  for i, t in ipairs(texts) do
     if t ~= "" and not seen[t] then
       seen[t] = true
       items[#items + 1] = t
+      kept[#kept + 1] = sources[i]
     end
   end
   if #items == 0 then
@@ -133,7 +180,7 @@ local function show(bufnr, s, texts, index)
   if index < 0 then -- counted from the end ("previous" from the best one)
     index = #items + 1 + index
   end
-  s.items, s.index = items, math.max(1, math.min(index, #items))
+  s.items, s.sources, s.index = items, kept, math.max(1, math.min(index, #items))
   M.render(bufnr)
 end
 
@@ -168,12 +215,13 @@ function M.request(bufnr, invoked, then_index)
       return
     end
     local items = result and (result.items or result) or {}
-    local texts = {}
-    for _, item in ipairs(items) do
-      texts[#texts + 1] = remaining(bufnr, item, row, col, client.offset_encoding or "utf-16") or ""
+    local texts, sources = {}, {}
+    for i, item in ipairs(items) do
+      texts[i] = remaining(bufnr, item, row, col, client.offset_encoding or "utf-16") or ""
+      sources[i] = { client = client, item = item, base = #item_text(item) - #texts[i] }
     end
     s.row, s.col, s.tick = row, col, tick
-    show(bufnr, s, texts, then_index)
+    show(bufnr, s, texts, sources, then_index)
   end, bufnr)
   if ok then
     s.request = { client, id }
@@ -206,7 +254,7 @@ local function insert(bufnr, piece)
   local col = (#lines == 1 and s.col or 0) + #lines[#lines]
   local rest = text:sub(#piece + 1)
   s.row, s.col, s.tick = row, col, vim.api.nvim_buf_get_changedtick(bufnr)
-  s.items = { rest }
+  s.items, s.sources = { rest }, { s.sources and s.sources[s.index] }
   s.index = 1
   vim.api.nvim_win_set_cursor(0, { row + 1, col })
   if rest == "" then
@@ -234,7 +282,13 @@ function M.accept(kind)
     return false
   end
   M.cancel(bufnr)
-  insert(bufnr, kind == "word" and word_of(text) or kind == "line" and line_of(text) or text)
+  local s = M.state[bufnr]
+  local src = s.sources and s.sources[s.index]
+  local piece = kind == "word" and word_of(text) or kind == "line" and line_of(text) or text
+  insert(bufnr, piece)
+  -- after the insert: Neovim sends a pending didChange before any notification or request,
+  -- so sokuji sees the edit first (its prefetch after an accept starts from it)
+  report(src, piece == text and "accepted" or "partly", piece)
   return true
 end
 

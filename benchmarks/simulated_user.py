@@ -1,0 +1,205 @@
+"""The typing benchmark's simulated user: real code typed at a set pace over LSP with the real
+server, suggestions taken when they are right, and what that saves.
+
+    .venv/bin/python benchmarks/simulated_user.py [--regions 6] [--paces 100,250]
+
+Regions of consecutive lines inside functions, in the files held apart from the gates'
+calibration (gate_data.py's test split), are deleted and typed again: Enter at the end of
+the line above, then each line character by character, Enter at each line's end (the next
+line's indentation given, as an editor's auto-indent does). After every keystroke the user
+asks for an inline completion (Automatic) and sees it only if it arrives before their next
+keystroke, one pace later. A suggestion seen is reported shown (didShowCompletion) and taken
+when right: its first line whole when it is the rest of the real line (Tab: the item's accept
+command, or a partial accept by line for a block), else its longest word-by-word prefix that
+is (a partial accept); then the user types on. Each accept is one keystroke.
+
+Per configuration and pace, a fresh `sokuji serve` run alone (pace-bound: servers side by side
+would slow each other): the acceptance rate (taken / shown), characters accepted per 100
+typed, keystrokes saved, the time from Enter after an accepted line to the next suggestion,
+and whether `sokuji.stats`' acceptance counts equal the user's own tally. Configurations: the
+defaults, and the same with `prefetch` off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsprotocol import types
+
+import gate_data
+from typing_quality import Config, Server
+
+WORD_END = re.compile(r"\w\b|\W")
+VERBOSE = bool(os.environ.get("SOKUJI_BENCH_VERBOSE"))
+
+
+@dataclass
+class Tally:
+    returned: int = 0
+    shown: int = 0
+    accepted: int = 0
+    partly: int = 0
+    chars_accepted: int = 0
+    typed: int = 0  # keystrokes that typed a character (Enter included)
+    accepts: int = 0  # keystrokes that accepted something
+    after_line: list[float] = field(default_factory=list)  # Enter after an accepted line -> next suggestion (s)
+    items: set[str] = field(default_factory=set)  # ids partly taken (each counted once)
+    requests: list = field(default_factory=list)  # every request, answered in time or not
+
+
+def regions(count: int, size: int = 4) -> list[tuple[Path, str, int, list[str]]]:
+    """`count` runs of `size` consecutive code lines inside functions (the first row, its lines)."""
+    rng = random.Random(2813)
+    out = []
+    files = gate_data.files("test")
+    for path, language in files:
+        lines = path.read_text().split("\n")
+        starts = [r for r in gate_data.picks(path, language, 40, rng)
+                  if all(4 <= len(ln.strip()) <= 70 and ln.isascii() for ln in lines[r : r + size])]
+        out += [(path, language, r, lines[r : r + size]) for r in rng.sample(starts, min(len(starts), max(1, count // len(files) + 1)))]
+    rng.shuffle(out)
+    return out[:count]
+
+
+async def ask(server: Server, uri: str, row: int, col: int, tally: Tally) -> asyncio.Future:
+    """An inline completion request; its answer is tallied whenever it comes."""
+    request = asyncio.ensure_future(server.client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(row, col),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic))))
+
+    def count(done: asyncio.Future) -> None:
+        if not done.cancelled() and done.exception() is None and done.result() and done.result().items:
+            tally.returned += 1
+    request.add_done_callback(count)
+    tally.requests.append(request)
+    return request
+
+
+def take(item: types.InlineCompletionItem, rest: str) -> tuple[int, bool]:
+    """How much of the item the user takes against the real rest of the line: (characters,
+    whole first line)."""
+    first = item.insert_text.split("\n", 1)[0]
+    if first and rest.startswith(first) and (len(first) == len(rest) or "\n" not in item.insert_text):
+        return len(first), True
+    ends = [m.end() for m in WORD_END.finditer(first)]
+    good = [e for e in ends if rest.startswith(first[:e])]
+    return (max(good), False) if good else (0, False)
+
+
+async def type_region(server: Server, uri: str, row: int, lines: list[str], pace: float, tally: Tally) -> None:
+    above = row - 1
+    col = len(server.texts[uri][above])
+    line_accepted = False
+    for n, line in enumerate(lines):
+        indent = line[: len(line) - len(line.lstrip())]
+        server.change(uri, (above + n, col), (above + n, col), "\n" + indent)  # Enter
+        tally.typed += 1
+        enter_at, k, content, r, c = time.perf_counter(), 0, line.strip(), row + n, len(indent)
+        while True:
+            started = time.perf_counter()
+            request = await ask(server, uri, r, c + k, tally)
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(request), pace)
+            except asyncio.TimeoutError:
+                reply = None
+            items = reply.items if reply is not None else []
+            if items and line_accepted and k == 0:
+                tally.after_line.append(time.perf_counter() - enter_at)
+            line_accepted = False
+            if k >= len(content):
+                break
+            got, whole = take(items[0], content[k:]) if items else (0, False)
+            if VERBOSE:
+                print(f"    {content[:k]!r:>40} -> {items[0].insert_text if items else None!r} take {got}", file=sys.stderr)
+            if items:
+                tally.shown += 1
+                server.client.protocol.notify("textDocument/didShowCompletion", {"item": _item(items[0])})
+            if got:
+                server.change(uri, (r, c + k), (r, c + k), content[k : k + got])
+                tally.accepts += 1
+                tally.chars_accepted += got
+                if whole and items[0].insert_text == content[k : k + got]:
+                    tally.accepted += 1
+                    await server.client.workspace_execute_command_async(types.ExecuteCommandParams(
+                        command="sokuji.accepted", arguments=items[0].command.arguments))
+                else:
+                    tally.items.add(items[0].command.arguments[0])
+                    server.client.protocol.notify("textDocument/didPartiallyAcceptCompletion",
+                                                  {"item": _item(items[0]), "acceptedLength": got})
+                k += got
+                line_accepted = k >= len(content)
+            else:
+                server.change(uri, (r, c + k), (r, c + k), content[k])
+                tally.typed += 1
+                k += 1
+            await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
+        col = len(line)
+    tally.partly = len(tally.items)
+
+
+def _item(item: types.InlineCompletionItem) -> dict:
+    return {"insertText": item.insert_text, "command": {"title": "", "command": "sokuji.accepted",
+                                                        "arguments": item.command.arguments}}
+
+
+async def run(config: Config, todo: list, pace: float) -> tuple[Tally, dict]:
+    server = Server(config)
+    server.texts = {}
+    await server.start()
+    tally = Tally()
+    for path, language, row, lines in todo:
+        uri = path.as_uri()
+        text = path.read_text()
+        original = text.split("\n")
+        cut = original[: row] + original[row + len(lines):]  # the region deleted
+        server.texts[uri] = cut
+        server.open(uri, language, "\n".join(cut))
+        await type_region(server, uri, row, lines, pace, tally)
+        await asyncio.gather(*tally.requests, return_exceptions=True)  # late answers are returned too
+        server.close(uri)  # settles the last item
+        await server.idle()
+    await asyncio.sleep(1)
+    stats = (await server.client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats")))["acceptance"]
+    await server.stop()
+    return tally, stats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--regions", type=int, default=6, help="regions of 4 consecutive lines")
+    ap.add_argument("--paces", default="250,500", help="milliseconds per keystroke")
+    ap.add_argument("--configs", default="sokuji,prefetch off")
+    args = ap.parse_args()
+    todo = regions(args.regions)
+    configs = [(n, o) for n, o in (("sokuji", {}), ("prefetch off", {"prefetch": False})) if n in args.configs.split(",")]
+    print(f"{len(todo)} regions of 4 lines ({sum(len(r[3]) for r in todo)} lines), typed at "
+          f"{args.paces} ms per keystroke\n")
+    print("| configuration | pace ms | shown | taken (whole / partly) | acceptance rate | chars accepted / 100 typed "
+          "| keystrokes saved | Enter after an accepted line -> next suggestion, p50 ms (n) | stats = user's tally |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for pace in [int(p) for p in args.paces.split(",")]:
+        for name, options in configs:
+            tally, stats = asyncio.run(run(Config(name, {"lineStartConfidence": None, **options}), todo, pace / 1000))
+            taken = tally.accepted + tally.partly
+            tally.shown = tally.shown or 0
+            mine = (tally.returned, tally.shown, tally.accepted, tally.partly, tally.chars_accepted)
+            theirs = (stats["returned"], stats["shown"], stats["accepted"], stats["partlyAccepted"], stats["charsAccepted"])
+            p50 = statistics.median(tally.after_line) * 1000 if tally.after_line else float("nan")
+            print(f"| {name} | {pace} | {tally.shown} | {tally.accepted} / {tally.partly} "
+                  f"| {taken / max(1, tally.shown):.0%} | {100 * tally.chars_accepted / max(1, tally.typed):.1f} "
+                  f"| {tally.chars_accepted - tally.accepts} | {p50:.0f} ({len(tally.after_line)}) "
+                  f"| {'yes' if mine == theirs else f'no: user {mine}, stats {theirs}'} |", flush=True)
+            print(f"  {name} @ {pace} ms done", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
