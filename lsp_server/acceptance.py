@@ -23,6 +23,7 @@ from pathlib import Path
 import cachetools
 
 from .engine.embedded import cache_dir
+from .results import between
 
 DROPS = ("typedOver", "dismissed", "movedAway")
 COUNTS = ("returned", "shown", "accepted", "partlyAccepted", "charsAccepted", *DROPS)
@@ -125,11 +126,10 @@ class Ledger:
         item = self._open.get(uri)
         if item is None:
             return None
-        if not (len(text) >= len(item.before) + len(item.after) and text.startswith(item.before)
-                and text.endswith(item.after)):
+        inserted = between(text, item.before, item.after)
+        if inserted is None:
             self._settle(item, "movedAway")
             return None
-        inserted = text[len(item.before) : len(text) - len(item.after)]
         if not inserted:
             return None
         if not item.text.startswith(inserted):

@@ -51,6 +51,14 @@ class ResultCache:
         self._lru.clear()
 
 
+def between(text: str, before: str, after: str) -> str | None:
+    """What `text` holds between `before` and `after` when it is that document with only
+    something inserted at their meeting point; else None (an edit elsewhere)."""
+    if len(text) < len(before) + len(after) or not (text.startswith(before) and text.endswith(after)):
+        return None
+    return text[len(before) : len(text) - len(after)]
+
+
 @dataclass
 class Block:
     """A block being written a line at a time where a completion was asked for."""
@@ -69,9 +77,9 @@ class Block:
         """What was typed into the block since, when `text` is the document as it was with
         only that typed at the block's place (a prefix of the block, or, while it is being
         written, all of it and a new line's indentation); else None."""
-        if len(text) < len(self.before) + len(self.after) or not (text.startswith(self.before) and text.endswith(self.after)):
+        typed = between(text, self.before, self.after)
+        if typed is None:
             return None
-        typed = text[len(self.before) : len(text) - len(self.after)]
         ahead = self.text if self.done else self.text + "\n"
         if ahead.startswith(typed):
             return typed
