@@ -52,6 +52,7 @@ class Tally:
     typed: int = 0  # keystrokes that typed a character (Enter included)
     accepts: int = 0  # keystrokes that accepted something
     after_line: list[float] = field(default_factory=list)  # Enter after an accepted line -> next suggestion (s)
+    after_line_empty: int = 0  # ... that answered with nothing
     items: set[str] = field(default_factory=set)  # ids partly taken (each counted once)
     requests: list = field(default_factory=list)  # every request, answered in time or not
 
@@ -112,8 +113,10 @@ async def type_region(server: Server, uri: str, row: int, lines: list[str], pace
             except asyncio.TimeoutError:
                 reply = None
             items = reply.items if reply is not None else []
-            if items and line_accepted and k == 0:
-                tally.after_line.append(time.perf_counter() - enter_at)
+            if line_accepted:  # timed whenever it comes, seen in time or not
+                if VERBOSE:
+                    print(f"    after an accepted line: request at {r}:{c + k}", file=sys.stderr)
+                request.add_done_callback(lambda done, t=enter_at: _next_after_line(done, t, tally))
             line_accepted = False
             if k >= len(content):
                 break
@@ -136,7 +139,10 @@ async def type_region(server: Server, uri: str, row: int, lines: list[str], pace
                     server.client.protocol.notify("textDocument/didPartiallyAcceptCompletion",
                                                   {"item": _item(items[0]), "acceptedLength": got})
                 k += got
-                line_accepted = k >= len(content)
+                if k >= len(content):  # the line taken to its end: Enter next, no request here
+                    line_accepted = True
+                    await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
+                    break
             else:
                 server.change(uri, (r, c + k), (r, c + k), content[k])
                 tally.typed += 1
@@ -144,6 +150,14 @@ async def type_region(server: Server, uri: str, row: int, lines: list[str], pace
             await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
         col = len(line)
     tally.partly = len(tally.items)
+
+
+def _next_after_line(done: asyncio.Future, enter_at: float, tally: Tally) -> None:
+    """The first request after Enter that followed an accepted line: how long to a suggestion."""
+    if not done.cancelled() and done.exception() is None and done.result() and done.result().items:
+        tally.after_line.append(time.perf_counter() - enter_at)
+    else:
+        tally.after_line_empty += 1
 
 
 def _item(item: types.InlineCompletionItem) -> dict:
@@ -169,6 +183,9 @@ async def run(config: Config, todo: list, pace: float) -> tuple[Tally, dict]:
         await server.idle()
     await asyncio.sleep(1)
     stats = (await server.client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats")))["acceptance"]
+    if VERBOSE:  # the server's log, for what happened after each Enter
+        Path(f"/tmp/sokuji-sim-{config.name.replace(' ', '-')}-{int(pace * 1000)}.log").write_text(
+            "\n".join(m.message for m in server.client.log_messages))
     await server.stop()
     return tally, stats
 
@@ -194,9 +211,10 @@ def main() -> None:
             mine = (tally.returned, tally.shown, tally.accepted, tally.partly, tally.chars_accepted)
             theirs = (stats["returned"], stats["shown"], stats["accepted"], stats["partlyAccepted"], stats["charsAccepted"])
             p50 = statistics.median(tally.after_line) * 1000 if tally.after_line else float("nan")
+            after = f"{p50:.0f} ({len(tally.after_line)} of {len(tally.after_line) + tally.after_line_empty})"
             print(f"| {name} | {pace} | {tally.shown} | {tally.accepted} / {tally.partly} "
                   f"| {taken / max(1, tally.shown):.0%} | {100 * tally.chars_accepted / max(1, tally.typed):.1f} "
-                  f"| {tally.chars_accepted - tally.accepts} | {p50:.0f} ({len(tally.after_line)}) "
+                  f"| {tally.chars_accepted - tally.accepts} | {after} "
                   f"| {'yes' if mine == theirs else f'no: user {mine}, stats {theirs}'} |", flush=True)
             print(f"  {name} @ {pace} ms done", file=sys.stderr)
 

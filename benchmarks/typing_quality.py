@@ -301,6 +301,8 @@ def print_tables(configs: list[Config]) -> None:
 def healing_cost(lines: list[Line], stride: int) -> None:
     """Healing's own work per request, in this process: the cursor line's tokens taken back
     and the first allowed-token set (what the engine adds before and around decoding)."""
+    if not lines:
+        return
     model = Model(embedded_model_path(), vocab_only=True, kv_mode="off")
     times = []
     for line in lines:

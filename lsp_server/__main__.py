@@ -120,6 +120,8 @@ def _complete(args: argparse.Namespace) -> int:
 def _context(args: argparse.Namespace) -> int:
     from .completion.pipeline import context_parts, make_prompt
     from .config import Settings
+    from .context.recent import Recent
+    from .edits.history import EditHistory
     from .context.symbols import SymbolSources
     from .context.workspace import index_folder
     from .documents import Document
@@ -145,7 +147,11 @@ def _context(args: argparse.Namespace) -> int:
     index_s = time.monotonic() - started
     doc = Document(path.as_uri(), "", 0, text, "utf-32")  # --col counts characters
     cursor = doc.cursor(args.line, args.col)
-    prompt = make_prompt(model, doc.snapshot(), cursor, settings, SymbolSources(index, {}, [workspace.as_uri()]))
+    history = EditHistory()
+    for before in args.before or []:  # the recent edits: the file as it was, to the file as it is
+        history.record_versions(path.as_uri(), Path(before).read_text(encoding="utf-8"), text, time.monotonic())
+    prompt = make_prompt(model, doc.snapshot(), cursor, settings, SymbolSources(index, {}, [workspace.as_uri()]),
+                         recent=Recent(history.recent(time.monotonic())))
     for part in context_parts(model, prompt):
         print(f"===== {part['label']}: {part['tokens']} tokens =====")
         print(part["text"])
@@ -284,6 +290,20 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context_parser(sub, defaults) -> None:
+    ctx = sub.add_parser("context", help="print the prompt a completion at FILE:LINE:COL would use, part by part")
+    ctx.add_argument("file")
+    ctx.add_argument("--line", type=int, required=True, help="0-based line, as in LSP")
+    ctx.add_argument("--col", type=int, required=True, help="0-based column, in characters")
+    ctx.add_argument("--budget", type=int, default=defaults.context_budget, help="prompt tokens (the contextBudget setting)")
+    ctx.add_argument("--workspace", default=".", help="folder whose definitions are indexed (default: the current one)")
+    ctx.add_argument("--model", help="GGUF file whose tokenizer counts (default: the embedded model)")
+    ctx.add_argument("--context-size", type=int, default=defaults.context_size)
+    ctx.add_argument("--max-tokens", type=int, default=defaults.max_tokens)
+    ctx.add_argument("--before", action="append", metavar="OLD_FILE", help="FILE before your recent edits: the edits show")
+    ctx.set_defaults(func=_context)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .config import Settings
 
@@ -315,16 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                       "is an explicit ask: ungated unless given)")
     comp.set_defaults(func=_complete)
 
-    ctx = sub.add_parser("context", help="print the prompt a completion at FILE:LINE:COL would use, part by part")
-    ctx.add_argument("file")
-    ctx.add_argument("--line", type=int, required=True, help="0-based line, as in LSP")
-    ctx.add_argument("--col", type=int, required=True, help="0-based column, in characters")
-    ctx.add_argument("--budget", type=int, default=defaults.context_budget, help="prompt tokens (the contextBudget setting)")
-    ctx.add_argument("--workspace", default=".", help="folder whose definitions are indexed (default: the current one)")
-    ctx.add_argument("--model", help="GGUF file whose tokenizer counts (default: the embedded model)")
-    ctx.add_argument("--context-size", type=int, default=defaults.context_size)
-    ctx.add_argument("--max-tokens", type=int, default=defaults.max_tokens)
-    ctx.set_defaults(func=_context)
+    _context_parser(sub, defaults)
 
     doctor = sub.add_parser("doctor", help="report the Python, llama.cpp build, GPU offload, model and grammars")
     doctor.add_argument("--model", help="GGUF file, catalog name or REPO/FILE to check (default: the embedded model)")

@@ -139,7 +139,9 @@ class Ledger:
         item.seen = len(inserted)
         if item.measure(inserted) <= item.taken:  # the edit of an accept the client reported first
             return None
-        if len(step) >= 2 or step == item.text:  # one character at a time is typing along, not accepting
+        # one character at a time is typing along, not accepting; so is Enter with its
+        # auto-indent, even where the item's next line starts the same way
+        if step.strip() and (len(step) >= 2 or step == item.text):
             self._take(item, item.measure(inserted), item.measure(inserted) - item.taken, len(inserted))
             return item
         item.taken = item.measure(inserted)  # typed: not counted as taken

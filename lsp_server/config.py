@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     line_start_confidence: float | None = None  # at a line start: the first line's least probability; None = per language, 0 = show every line
     first_line_first: bool = True  # a block: return its first line at once, write the rest in the background
     prefetch: bool = True  # after an accept, prepare the next suggestion where the user goes next
+    recent_edits: bool = True  # the user's recent edits (as diffs) in the prompt, under a share of contextBudget
     kv_cache: Literal["perFile", "shared", "off"] = "perFile"  # KV state per file / one shared / none
     kv_cache_mb: int = 0  # memory for per-file KV states; 0 = a tenth of free RAM (64 MiB..2 GiB)
     kv_cache_persist: bool = True  # keep per-file KV states on disk across restarts

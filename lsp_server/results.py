@@ -32,12 +32,14 @@ class ResultCache:
             self._lru.clear()
             self._made_with = params
 
-    def put(self, prefix: str, suffix: str, text: str) -> None:
-        self._lru[(prefix, suffix)] = text
+    def put(self, prefix: str, suffix: str, text: str, recent: str = "") -> None:
+        """`recent`: the recent edits the prompt showed; a suggestion made before an edit
+        elsewhere is served after it only when the block is the same."""
+        self._lru[(prefix, suffix, recent)] = text
 
-    def get(self, prefix: str, suffix: str) -> str | None:
+    def get(self, prefix: str, suffix: str, recent: str = "") -> str | None:
         for back in range(min(len(prefix), LOOK_BACK) + 1):
-            text = self._lru.get((prefix[: len(prefix) - back], suffix))
+            text = self._lru.get((prefix[: len(prefix) - back], suffix, recent))
             if text is None:
                 continue
             typed = prefix[len(prefix) - back :]

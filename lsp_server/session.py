@@ -16,8 +16,10 @@ from typing import NamedTuple
 
 from . import faults
 from .config import Settings
-from .context.prompt import ChoiceMemo
+from .context.memo import ChoiceMemo
+from .context.recent import Recent, RecentMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources, extract_definitions
+from .edits.history import Hunk
 from .engine.base import Engine, EngineInfo, EngineStats
 from .loading import load_engine
 from .results import Block, ResultCache
@@ -32,6 +34,7 @@ class Others(NamedTuple):
     buffers: list[Snapshot]  # the other open buffers (text only where the session has not read that version)
     edits: int  # the user's changes outside the asking file so far
     roots: list[str]  # the workspace folders' URIs
+    hunks: tuple[Hunk, ...] = ()  # the user's recent edits (edits/history.py)
 
 
 class EngineSession:
@@ -47,6 +50,7 @@ class EngineSession:
         self.results = ResultCache()
         self.blocks: dict[str, Block] = {}  # uri -> the block written there last (completion/blocks.py)
         self.choices = ChoiceMemo()
+        self.recent_blocks = RecentMemo()  # the recent edits' block last shown per file
         self._buffer_defs: dict[str, tuple[int, list[Definition]]] = {}  # uri -> (version, defs)
         self._buffers_generation = 0  # bumped when a buffer's definitions change
 
@@ -62,6 +66,7 @@ class EngineSession:
         self.results.clear()  # suggestions of another model or settings are stale
         self.blocks.clear()
         self.choices.clear()  # token counts of another model
+        self.recent_blocks.clear()
         for engine in old:
             engine.close()
         self.engine = load_engine(settings, self.override)
@@ -128,6 +133,9 @@ class EngineSession:
         return (engine.stats() if engine is not None else EngineStats(),
                 fix_engine.stats() if fix_engine is not None else EngineStats())
 
+    def recent(self, others: Others) -> Recent:
+        return Recent(others.hunks, self.recent_blocks)
+
     # -- other buffers' definitions ---------------------------------------------------------
 
     def known_version(self, uri: str) -> int | None:
@@ -150,12 +158,18 @@ class EngineSession:
         return SymbolSources(self.index, buffers, others.roots, self._buffers_generation, others.edits)
 
     def read_definitions(self, snap: Snapshot) -> None:
-        """A buffer's definitions. The generation changes only when the definitions do:
-        typing in a function's body elsewhere leaves this file's memoized choices valid."""
+        """A buffer's definitions. The generation changes only when what a prompt shows of
+        them does: typing in a function's body, or lines moving them down, leaves memoized
+        choices valid (and a line start's window where it was, see ChoiceMemo)."""
         known = self._buffer_defs.get(snap.uri)
         if known is not None and known[0] == snap.version:
             return
         defs = extract_definitions(snap.language, snap.tree, snap.source, snap.uri)
-        if known is None or known[1] != defs:
+        if known is None or _shown(known[1]) != _shown(defs):
             self._buffers_generation += 1
         self._buffer_defs[snap.uri] = (snap.version, defs)
+
+
+def _shown(defs: list[Definition]) -> list[tuple]:
+    """What a prompt shows of definitions: not the lines they are on."""
+    return [(d.name, d.kind, d.path, d.signature, d.snippet, d.container) for d in defs]

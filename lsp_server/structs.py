@@ -76,6 +76,9 @@ def headed(comment: str, path: str, text: str = "") -> str:
     return f"{comment} {path}\n{text}\n\n" if text else f"{comment} {path}\n"
 
 
+RECENT_EDITS = "recent-edits.diff"  # the recent edits' block, as the model sees it named
+
+
 class Prompt(msgspec.Struct, frozen=True):
     """What the model should see, laid out stable-first:
     extra chunks, then imports, then the file prefix up to the cursor; the suffix after it."""
@@ -88,15 +91,22 @@ class Prompt(msgspec.Struct, frozen=True):
     block_indent: int = 0  # multi-line completions stop at the first line indented less
     imports: str = ""  # the file's imports above the window (with an elision line)
     extra: tuple[Chunk, ...] = ()
+    recent: str = ""  # the user's recent edits elsewhere, as unified diffs (context/recent.py)
     file_label: str = ""  # the file's own path, as chunk paths are shown
     repo: str = ""  # the workspace folder's name (models with a <|repo_name|> token see it)
     comment: str = "#"  # the language's line comment: chunk headers for models without file tokens
 
+    def chunks(self) -> tuple[Chunk, ...]:
+        """What the model sees before this file: the definitions' chunks, then the recent
+        edits (after them: they change more often, and sit nearer the code)."""
+        return self.extra + ((Chunk(RECENT_EDITS, self.recent),) if self.recent else ())
+
     def headed_chunks(self) -> list[str]:
-        """The extra chunks, each under its file's comment header, then this file's header."""
-        if not self.extra:
+        """The chunks, each under its file's comment header, then this file's header."""
+        chunks = self.chunks()
+        if not chunks:
             return []
-        return [headed(self.comment, c.path, c.text) for c in self.extra] + [headed(self.comment, self.file_label)]
+        return [headed(self.comment, c.path, c.text) for c in chunks] + [headed(self.comment, self.file_label)]
 
 
 class GenParams(msgspec.Struct, frozen=True):

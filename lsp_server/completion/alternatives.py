@@ -21,7 +21,9 @@ import msgspec
 from . import pipeline as completion
 from . import postprocess
 from ..config import Settings
-from ..context.prompt import ChoiceMemo, Symbols
+from ..context.memo import ChoiceMemo
+from ..context.prompt import Symbols
+from ..context.recent import Recent
 from ..context.syntax import completion_mode, error_counter
 from ..engine.base import Engine
 from ..structs import CancelToken, Cursor, GenParams, Snapshot
@@ -44,12 +46,13 @@ def alternatives(
     wanted: int = 2,
     symbols: Symbols | None = None,
     memo: ChoiceMemo | None = None,
+    recent: Recent | None = None,
 ) -> list[str]:
     """Up to `wanted` suggestions other than `best`, each with a first line of its own."""
     cancel.check()
     if completion_mode(snap, cursor) == "skip":
         return []
-    prompt = completion.make_prompt(model, snap, cursor, settings, symbols, memo)
+    prompt = completion.make_prompt(model, snap, cursor, settings, symbols, memo, recent)
     seen = {first_line(best)}
     found: list[str] = []
     tries = 0

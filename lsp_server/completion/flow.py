@@ -14,6 +14,7 @@ from typing import NamedTuple
 from ..config import Settings
 from ..acceptance import Ledger
 from ..documents import Document, Documents
+from ..edits.history import EditHistory
 from ..engines import Engines, Outcome
 from ..pause import Debounce
 from ..positions import index_to_col
@@ -47,6 +48,7 @@ class Completions:
         self.blocks = {"started": 0, "whole": 0, "answers": 0}  # blocks begun with a first line, written whole, requests they answered
         self._writer: asyncio.Future | None = None
         self.ledger = Ledger()  # what the user takes of what is returned (acceptance.py)
+        self.history = EditHistory()  # the user's recent edits, every file's (edits/history.py)
         self.prefetches = 0  # suggestions prefetched after an accept
         self._last_cursor: dict[str, int] = {}  # uri -> code-point offset where its last edit ended
         self._ahead: dict[str, tuple[str, int, asyncio.Future]] = {}  # uri -> the prefetch's text, cursor, task
@@ -128,8 +130,9 @@ class Completions:
             return
         text, offset = predicted
         block = self.writing
-        if block is not None and block.uri == uri and block.on_path(text) is not None:
-            return  # the block answers there
+        typed = block.on_path(doc.text) if block is not None and block.uri == uri else None
+        if typed is not None and (not block.done or len(block.text) > len(typed)):
+            return  # the block answers the next line, at whatever indentation the user's Enter gives it
         ahead = Document(uri, doc.language_id, doc.version, "", doc.encoding)  # parsed on the engine thread
         self.writing = None  # a block off the predicted path stops being written (else it and this would take turns)
         self._ahead[uri] = (text, offset, self.engines.background.spawn(self._run_prefetch(ahead, text, offset, settings)))
@@ -181,6 +184,7 @@ class Completions:
 
     def closed(self, uri: str) -> None:
         self.ledger.closed(uri)
+        self.history.closed(uri)
         self._last_cursor.pop(uri, None)
         block = self.writing
         if block is not None and block.uri == uri:
@@ -216,7 +220,8 @@ class Completions:
                 continue
             seen = self.session.known_version(doc.uri) == doc.version
             buffers.append(Snapshot(doc.uri, doc.version, "", "", None, None) if seen else doc.snapshot())
-        return Others(buffers, self.workspace.edits_outside(uri), self.workspace.root_uris())
+        return Others(buffers, self.workspace.edits_outside(uri), self.workspace.root_uris(),
+                      self.history.recent(time.monotonic()))
 
     def schedule_definitions(self, uri: str) -> None:
         """Once edits to a buffer pause, the session reads its definitions, which other files'

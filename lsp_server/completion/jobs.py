@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from ..config import Settings
+from ..context.memo import ChoiceMemo
 from ..documents import Document
 from ..results import Block
 from ..session import EngineSession, Others
@@ -18,7 +19,7 @@ ALTERNATIVES = 2  # more suggestions for an explicit ask (inlineCompletion, trig
 
 
 def complete(session: EngineSession, snap: Snapshot, cursor: Cursor, settings: Settings, others: Others,
-             asked: bool, cancel: CancelToken) -> pipeline.Completion | None:
+             asked: bool, cancel: CancelToken, choices: ChoiceMemo | None = None) -> pipeline.Completion | None:
     engine = session.engine
     if engine is None:
         return None
@@ -26,7 +27,8 @@ def complete(session: EngineSession, snap: Snapshot, cursor: Cursor, settings: S
     written = session.blocks.get(snap.uri)
     try:
         result = pipeline.complete(engine, snap, cursor, settings, cancel, session.results,
-                                   session.symbols(others, snap.uri), session.choices, written, asked)
+                                   session.symbols(others, snap.uri), choices or session.choices, written, asked,
+                                   session.recent(others))
     except CancelledError:
         session.log(f"completion {where}: cancelled before decoding")
         raise
@@ -50,7 +52,10 @@ def prefetch(session: EngineSession, ahead: Document, text: str, offset: int, se
     """A suggestion for the document the user will most likely have next (`text`, the cursor
     at `offset`), made before they get there (after an accept): into the result cache."""
     ahead.apply_change(text)  # parsed here, off the event loop
-    return complete(session, ahead.snapshot(), ahead.cursor(*ahead.position(offset)), settings, others, False, cancel)
+    # on a scratch copy of the file's choices: a wrong guess (another indentation) must not
+    # leave them made for a line the user never has, which would move the real request's window
+    return complete(session, ahead.snapshot(), ahead.cursor(*ahead.position(offset)), settings, others, False, cancel,
+                    session.choices.scratch(ahead.uri))
 
 
 def write_block(session: EngineSession, block: Block, settings: Settings, cancel: CancelToken) -> bool:
@@ -76,7 +81,7 @@ def alternatives(session: EngineSession, snap: Snapshot, cursor: Cursor, setting
         return []
     started = time.monotonic()
     found = more.alternatives(engine, snap, cursor, settings, cancel, best, ALTERNATIVES,
-                              session.symbols(others, snap.uri), session.choices)
+                              session.symbols(others, snap.uri), session.choices, session.recent(others))
     session.log(f"alternatives {snap.uri}:{cursor.line + 1}:{cursor.index + 1}: {len(found)} more, "
                 f"{(time.monotonic() - started) * 1000:.0f} ms")
     return found
@@ -87,6 +92,7 @@ def context(session: EngineSession, snap: Snapshot, cursor: Cursor, settings: Se
     engine = session.engine
     if engine is None:
         return None
-    prompt = pipeline.make_prompt(engine, snap, cursor, settings, session.symbols(others, snap.uri), session.choices)
+    prompt = pipeline.make_prompt(engine, snap, cursor, settings, session.symbols(others, snap.uri), session.choices,
+                                  session.recent(others))
     return {"parts": pipeline.context_parts(engine, prompt), "prompt": engine.render(prompt),
             "promptTokens": engine.prompt_token_count(prompt)}

@@ -10,7 +10,9 @@ import msgspec
 
 from . import blocks, gate, postprocess
 from ..config import Settings
-from ..context.prompt import Budget, ChoiceMemo, Symbols, build_prompt
+from ..context.memo import ChoiceMemo
+from ..context.prompt import Budget, Symbols, build_prompt
+from ..context.recent import Recent
 from ..context.symbols import Definition, extract_definitions
 from ..context.syntax import completion_mode, error_counter
 from ..engine.base import Engine
@@ -18,6 +20,7 @@ from ..results import Block, ResultCache
 from ..structs import CancelToken, Cursor, Generation, GenParams, Prompt, Snapshot
 
 SPECIAL_TOKEN_ROOM = 8  # BOS and FIM markers around the prefix and suffix
+RECENT_SHARE = 8  # 1/8 of the budget for the recent edits (recentEdits)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ def prompt_budget(settings: Settings, context_size: int, fim: bool) -> Budget:
     A prefix-only model does not see the suffix: it is kept for post-processing only."""
     room = max(16, context_size - settings.max_tokens - SPECIAL_TOKEN_ROOM)
     total = min(settings.context_budget, room)
-    return Budget(total=total, suffix=min(256, total // 4), suffix_counts=fim)
+    return Budget(total=total, suffix=min(256, total // 4), suffix_counts=fim,
+                  recent=total // RECENT_SHARE if settings.recent_edits else 0)
 
 
 def own_definitions(snap: Snapshot) -> list[Definition]:
@@ -46,15 +50,18 @@ def own_definitions(snap: Snapshot) -> list[Definition]:
 
 
 def make_prompt(
-    model: Engine, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None, memo: ChoiceMemo | None = None
+    model: Engine, snap: Snapshot, cursor: Cursor, settings: Settings, symbols: Symbols | None = None,
+    memo: ChoiceMemo | None = None, recent: Recent | None = None,
 ) -> Prompt:
     budget = prompt_budget(settings, model.info.context_size, model.info.fim is not None)
-    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions, memo=memo)
+    return build_prompt(snap, cursor, model.count_tokens, budget, symbols, own_definitions, memo=memo, recent=recent)
 
 
 def context_parts(model: Engine, prompt: Prompt) -> list[dict]:
     """The prompt's parts, labelled, with their token counts (`sokuji context`, `sokuji.context`)."""
     parts = [{"label": f"definitions from {c.path}", "text": c.text} for c in prompt.extra]
+    if prompt.recent:
+        parts.append({"label": "recent edits", "text": prompt.recent})
     if prompt.imports:
         parts.append({"label": "imports", "text": prompt.imports})
     parts.append({"label": "file prefix (up to the cursor)", "text": prompt.prefix})
@@ -88,6 +95,7 @@ def complete(
     memo: ChoiceMemo | None = None,
     written: Block | None = None,
     asked: bool = False,
+    recent: Recent | None = None,
 ) -> Completion:
     """The suggestion at the cursor. A block (`prompt.multiline`) comes a line at a time
     (firstLineFirst): the first line is returned with `block` set, for blocks.write to go on
@@ -99,15 +107,15 @@ def complete(
     if written is not None and (typed := written.on_path(snap.text)) is not None \
             and cursor.offset == len(written.before) + len(typed) and (known := written.rest(typed)):
         return Completion(known, True, Generation(known, 0, 0, 0, "block", 0.0))
-    prompt = make_prompt(model, snap, cursor, settings, symbols, memo)
+    prompt = make_prompt(model, snap, cursor, settings, symbols, memo, recent)
     if results is not None:
         results.made_with(settings)  # suggestions made with other settings are not what these would make
-        if (known := results.get(prompt.prefix, prompt.suffix)) is not None:
+        if (known := results.get(prompt.prefix, prompt.suffix, prompt.recent)) is not None:
             # the user typed the start of a suggestion we made: serve the rest, no model call
             return Completion(known, prompt.multiline, Generation(known, 0, 0, 0, "cache", 0.0))
     result = generate(model, snap, cursor, settings, cancel, prompt, asked)
     if results is not None and result.text:
-        results.put(prompt.prefix, prompt.suffix, result.text)
+        results.put(prompt.prefix, prompt.suffix, result.text, prompt.recent)
     return result
 
 

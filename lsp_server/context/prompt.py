@@ -12,23 +12,24 @@ every part above the cursor, and the cached tokens, unchanged.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..structs import Chunk, Cursor, Prompt, Snapshot, headed, utf8
 from .languages import line_comment, new_parser
-from .scope import LineCosts, enclosing_scopes, identifiers, import_nodes, local_window
+from .memo import ChoiceMemo, Choices
+from .recent import Recent
+from .scope import CountTokens, LineCosts, enclosing_scopes, identifiers, import_nodes, local_window
 from .symbols import Definition
 
-CountTokens = Callable[[str], int]
 OwnDefinitions = Callable[[Snapshot], Iterable[Definition]]  # a file's own definitions, from its stable view
 STABLE_LINES = 16  # without a tree, the window starts on a multiple of this (cache-friendly)
 NEAR_LINES = 3  # identifiers this close to the cursor come first
 PER_NAME = 2  # definitions shown for one name (overloads, same name in two modules)
 MAX_NAMES = 300
 CURSOR_LINE_ROOM = 32  # kept for the line being typed, which the choices leave out
+NEW_LINES_SHARE = 16  # 1/16 of the budget kept for lines written below the choices' row (ChoiceMemo)
 
 OPENERS = (":", "{", "(", "[", "=>", " do", " then")
 
@@ -73,11 +74,17 @@ class Budget:
     total: int  # tokens for everything the model sees
     suffix: int = 256  # most tokens for the suffix
     suffix_counts: bool = True  # False for prefix-only models: the suffix is kept for post-processing only
+    recent: int = 0  # most tokens for the recent edits (context/recent.py)
+
+    @property
+    def new_lines(self) -> int:
+        """Tokens kept for lines written below the row the choices were made for."""
+        return self.total // NEW_LINES_SHARE
 
     def shares(self) -> tuple[int, int, int]:
         """(window prefix, imports, definitions) of the total."""
         suffix = self.suffix if self.suffix_counts else 0
-        room = max(0, self.total - suffix - CURSOR_LINE_ROOM)
+        room = max(0, self.total - suffix - CURSOR_LINE_ROOM - self.new_lines - self.recent)
         return room // 4, room // 10, room - room // 4 - room // 10
 
 
@@ -118,62 +125,6 @@ def stable_view(snap: Snapshot, cursor: Cursor) -> Snapshot:
     return Snapshot(snap.uri, snap.version, stable, snap.language_id, snap.language, tree, source)
 
 
-@dataclass(frozen=True)
-class Choices:
-    """What the context builder chose, all from the stable view: the window's lines
-    [first, last), the imports shown above it, the definitions' chunks."""
-
-    first: int
-    last: int
-    imports: str
-    chunks: tuple[Chunk, ...]
-
-
-@dataclass(frozen=True)
-class _Memo:
-    key: tuple  # the stable view, the cursor's line and the budget
-    generation: object  # of the definitions they were chosen from
-    edits: object  # the user's edits elsewhere when they were made
-    choices: Choices
-
-
-class ChoiceMemo:
-    """The last choices made for each file (one thread only). Typing along a line leaves the
-    stable view, and so every choice, as it was; choosing again costs syntax queries over
-    the whole file (8 ms a keystroke, p50, on the kv_cache benchmark's files).
-
-    While a line is typed the choices are pinned: definitions that arrive meanwhile (files
-    just opened, read in the background, the workspace index growing) would change the
-    prompt's first tokens, and every keystroke would re-evaluate the prompt behind them.
-    They are adopted at the next natural point: a new line or any other edit in this file,
-    or an edit elsewhere (`edits`, counted by the caller: another buffer, a file on disk)."""
-
-    def __init__(self, files: int = 32) -> None:
-        self._files = files
-        self._entries: OrderedDict[str, _Memo] = OrderedDict()
-        self.hits = 0
-
-    def get(self, uri: str, key: tuple, generation: object, edits: object) -> Choices | None:
-        """`edits` None: no pinning, the choices hold for this generation only."""
-        entry = self._entries.get(uri)
-        if entry is None or entry.key != key:
-            return None
-        if entry.generation != generation and (edits is None or entry.edits != edits):
-            return None
-        self._entries.move_to_end(uri)
-        self.hits += 1
-        return entry.choices
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def put(self, uri: str, key: tuple, generation: object, edits: object, choices: Choices) -> None:
-        self._entries[uri] = _Memo(key, generation, edits, choices)
-        self._entries.move_to_end(uri)
-        while len(self._entries) > self._files:
-            self._entries.popitem(last=False)
-
-
 def _stable_first(first: int, cursor_line: int) -> int:
     return min(cursor_line, -(-first // STABLE_LINES) * STABLE_LINES) if first > 0 else 0
 
@@ -186,10 +137,11 @@ def build_prompt(
     symbols: Symbols | None = None,
     definitions: OwnDefinitions | None = None,
     memo: ChoiceMemo | None = None,
+    recent: Recent | None = None,
 ) -> Prompt:
     """`definitions` gives this file's own definitions from the stable view (stable_view),
     shown when outside the window; called only when `memo` does not hold this view's
-    choices already."""
+    choices already. `recent`: the edit history, shown under `budget.recent`."""
     text, row = snap.text, cursor.row
     lines = text.split("\n")
     line_before, line_after = cursor.before, cursor.after
@@ -201,7 +153,7 @@ def build_prompt(
     key = None
     if memo is not None and generation is not None:
         key = (stable_text(text, cursor), snap.language_id, byte, row, budget)
-    choices = memo.get(snap.uri, key, generation, edits) if key is not None else None
+    choices = memo.get(snap.uri, key, generation, edits, count_tokens) if key is not None else None
     if choices is None:
         view = stable_view(snap, cursor)  # choices are made without the line being typed
         own = list(definitions(view)) if definitions is not None else []
@@ -210,6 +162,8 @@ def build_prompt(
             memo.put(snap.uri, key, generation, edits, choices)
 
     first, last = choices.first, choices.last
+    edits = recent.block(snap.uri, lines, row, (first, last), count_tokens, budget.recent, label) \
+        if recent is not None and budget.recent else ""
     prefix = "\n".join(lines[first:row] + [line_before])
     suffix = "\n".join([line_after] + lines[row + 1 : last])
     return Prompt(
@@ -221,6 +175,7 @@ def build_prompt(
         block_indent=block_indent(line_before, next((ln for ln in reversed(lines[first:row]) if ln.strip()), "")),
         imports=choices.imports,
         extra=choices.chunks,
+        recent=edits,
         file_label=label(snap.uri),
         comment=comment,
         repo=symbols.repo(snap.uri) if symbols is not None else "",

@@ -153,10 +153,11 @@ class Model:
         header: list[int] = []
         prefix: list[int] = []
         file_sep = self.fim.file_sep_id if self.fim else None
-        if prompt.extra and file_sep is not None:  # repo-level FIM: <file_sep>path\ncontent ...
+        chunks = prompt.chunks()
+        if chunks and file_sep is not None:  # repo-level FIM: <file_sep>path\ncontent ...
             if prompt.repo and self.fim.repo_name_id is not None:
                 header += [self.fim.repo_name_id, *self.tokenize(f"{prompt.repo}\n")]
-            for chunk in prompt.extra:
+            for chunk in chunks:
                 header += [file_sep, *self._piece_tokens(f"{chunk.path}\n{chunk.text}\n")]
             header += [file_sep, *self.tokenize(f"{prompt.file_label}\n")]
         else:  # a comment line names each file

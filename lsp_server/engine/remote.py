@@ -235,7 +235,7 @@ class RemoteEngine:
         if self.flavor == "llama-server":
             return "/infill", {
                 "input_prefix": prompt.imports + prompt.prefix, "input_suffix": prompt.suffix,
-                "input_extra": [{"filename": c.path, "text": c.text} for c in prompt.extra],
+                "input_extra": [{"filename": c.path, "text": c.text} for c in prompt.chunks()],
                 "n_predict": max_tokens, "temperature": temperature, "cache_prompt": True, "id_slot": self._slot(key),
             }
         body = {"model": self.info.name, "prompt": self.render(prompt), "max_tokens": max_tokens, "temperature": temperature}

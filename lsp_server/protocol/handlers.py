@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import msgspec
@@ -75,13 +76,16 @@ def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> N
     doc = ls.docs.get(params.text_document.uri)
     if doc is None:
         return
-    cursor = 0
+    cursor, now = 0, time.monotonic()
     for change in params.content_changes:
+        old = doc.text
         if isinstance(change, types.TextDocumentContentChangePartial):
             r = change.range
             cursor = doc.apply_change(change.text, (r.start.line, r.start.character), (r.end.line, r.end.character))
+            span = (cursor - len(change.text), len(old) - len(doc.text) + cursor, cursor)
         else:
-            cursor = doc.apply_change(change.text)
+            cursor, span = doc.apply_change(change.text), None
+        ls.completions.history.record(doc.uri, old, doc.text, now, span)
     doc.version = params.text_document.version
     ls.project.edited(doc.uri)
     ls.diagnostics.schedule(doc.uri)

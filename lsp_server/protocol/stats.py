@@ -36,6 +36,7 @@ def stats(ls: SokujiServer) -> dict[str, Any]:
         "blockWriting": completions.writing is not None,  # a block is being written in the background now
         "prefetches": completions.prefetches,  # suggestions made ahead after an accept
         "acceptance": completions.ledger.stats(),  # what the user took (acceptance.py): counts only
+        "recentEdits": completions.history.stats(),  # the edit history's size and bounds (edits/history.py)
         "requestsInFlight": len(ls.protocol._request_futures),  # this one included
         "promptTokensEvaluated": own.evaluated_tokens,
         "promptTokensReused": own.reused_tokens,

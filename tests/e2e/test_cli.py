@@ -68,6 +68,23 @@ def test_context_prints_each_part_with_its_tokens_and_the_exact_prompt(tmp_path)
     assert "2 files, 2 definitions indexed" in run.stderr
 
 
+def test_context_before_shows_the_edits_since_as_the_recent_edits_block(tmp_path):
+    helpers = "".join(f"def helper_{i}(value):\n    return value + {i}\n\n\n" for i in range(60))  # the edit: far above
+    tail = "def run(items):\n    return scale_all(items, 2)\n"
+    (tmp_path / "old.py").write_text("def scale_all(items, factor):\n    return items\n\n\n" + helpers + tail)
+    (tmp_path / "new.py").write_text("def scale_all(items, factor, clip):\n    return items\n\n\n" + helpers + tail)
+    line = (tmp_path / "new.py").read_text().count("\n") - 1
+    (tmp_path / "ws").mkdir()  # nothing indexed: the block alone shows the old signature
+    run = sokuji("context", str(tmp_path / "new.py"), "--line", str(line), "--col", "4", "--workspace", str(tmp_path / "ws"),
+                 "--before", str(tmp_path / "old.py"))
+    assert run.returncode == 0, run.stderr
+    part = run.stdout.split("===== recent edits: ", 1)[1]
+    assert int(part.split(" tokens", 1)[0]) > 10
+    assert "-def scale_all(items, factor):\n+def scale_all(items, factor, clip):" in part
+    prompt = run.stdout.split("===== the prompt as the model sees it: ", 1)[1]
+    assert "# recent-edits.diff\n--- a/new.py" in prompt  # in the prompt, before the file's own lines
+
+
 def test_doctor_reports_build_model_and_grammars():
     run = sokuji("doctor")
     assert run.returncode == 0, run.stdout + run.stderr

@@ -119,8 +119,11 @@ async def test_definitions_from_other_open_buffers_follow_their_edits(tmp_path: 
                 content_changes=[types.TextDocumentContentChangeWholeDocument(text="def scale(xs, by=3, *, clip=None):\n    return xs\n")],
             )
         )
-        prompt = (await context(client, main_uri, 5, 4))["prompt"]
-        assert "def scale(xs, by=3, *, clip=None):" in prompt and "by=2" not in prompt
+        found = await context(client, main_uri, 5, 4)
+        definitions = "".join(p["text"] for p in found["parts"] if p["label"].startswith("definitions from"))
+        assert "def scale(xs, by=3, *, clip=None):" in definitions and "by=2" not in definitions
+        recent = "".join(p["text"] for p in found["parts"] if p["label"] == "recent edits")
+        assert "-def scale(xs, by=2):" in recent  # what was there before is in the recent edits only
 
 
 async def test_context_command_rejects_bad_arguments_and_keeps_serving(tmp_path: Path):

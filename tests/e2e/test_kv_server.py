@@ -51,7 +51,9 @@ async def test_stats_result_reuse_and_stale_states(tmp_path):
     a, b = a_path.as_uri(), b_path.as_uri()
     caps = capabilities(inline=True)
     caps.workspace.workspace_folders = True
-    async with session(caps, {"kvCachePersist": False}, root_uri=tmp_path.as_uri()) as client:
+    # recentEdits off: the edit typed into a.py below would show in b.py's prompt, so b's answer
+    # would no longer come from the result cache, which the states' count below relies on
+    async with session(caps, {"kvCachePersist": False, "recentEdits": False}, root_uri=tmp_path.as_uri()) as client:
         open_doc(client, a, A)
         open_doc(client, b, B)
         first = await inline(client, a, *at_end(A))

@@ -51,6 +51,19 @@ def test_a_one_character_accept_reported_after_its_edit_counts():
     assert counts(ledger)["partlyAccepted"] == 1 and counts(ledger)["charsAccepted"] == 1
 
 
+def test_enter_and_its_auto_indent_after_a_taken_line_are_typing():
+    """A block's first line taken, then Enter: the editor's newline and indentation match
+    the block's next line, but the user typed them."""
+    ledger = Ledger()
+    item = ledger.returned("u", "python", (1, 4), BEFORE, AFTER, "if x:\n        return 1")
+    assert ledger.partly(item, 5) is not None  # the first line, by line
+    assert ledger.edited("u", BEFORE + "if x:" + AFTER) is None
+    assert ledger.edited("u", BEFORE + "if x:\n        " + AFTER) is None  # Enter, auto-indented
+    ledger.requested("u", (2, 8))
+    got = counts(ledger)
+    assert (got["partlyAccepted"], got["accepted"], got["charsAccepted"]) == (1, 0, 5)
+
+
 def test_drops_by_reason():
     ledger = Ledger()
     ledger.returned("u", "python", (1, 4), BEFORE, AFTER, "return x")

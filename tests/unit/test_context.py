@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from lsp_server.context.languages import new_parser
-from lsp_server.context.prompt import Budget, ChoiceMemo, build_prompt
+from lsp_server.context.memo import ChoiceMemo
+from lsp_server.context.prompt import Budget, build_prompt
 from lsp_server.context.scope import LineCosts, local_window
 from lsp_server.context.symbols import SymbolIndex, SymbolSources, extract_definitions
 from lsp_server.context.workspace import MAX_FILE_BYTES, read_definitions, workspace_files
@@ -176,9 +177,9 @@ def test_budget_is_respected_and_definitions_shrink_to_signatures():
                                                               many.encode(), "file:///w/lib/tools.py"))
     uses = "".join(f"    tool{i}(1, 2, 3)\n" for i in range(8))
     text = f"def main():\n{uses}    \n"
-    p = _prompt(text, 9, 4, Budget(140, 10), index)
+    p = _prompt(text, 9, 4, Budget(150, 10), index)
     shown = "\n".join(f"# {c.path}\n{c.text}\n" for c in p.extra)
-    assert words(shown) + words(p.imports) + words(p.prefix) + words(p.suffix) <= 140
+    assert words(shown) + words(p.imports) + words(p.prefix) + words(p.suffix) <= 150
     tools = next(c.text for c in p.extra if c.path == "lib/tools.py")
     assert "def tool7(a, b, c):\n    a = b + c + 0" in tools  # the nearest use: signature + first lines
     assert "def tool0(a, b, c): ..." in tools  # further ones: one line each
@@ -325,3 +326,38 @@ def test_choices_stay_pinned_while_a_line_is_typed_until_a_new_line_or_an_edit_e
     index.remove(util)
     assert "def helper" in shown(prompt("acc = hel", after="x = 1\n"))  # pinned again
     assert "def helper" not in shown(prompt("acc = hel", edits=1, after="x = 1\n"))  # an edit in another file
+
+
+def test_enter_keeps_the_prompt_above_the_cursor_until_the_new_lines_room_is_spent():
+    """After Enter the window keeps its first line and takes in the new line, so the
+    prompt's head (definitions, imports, the lines above) is the cached one; lines written
+    past Budget.new_lines, or an edit above, choose again."""
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "textwrap.py").read_text()
+    lines = source.split("\n")
+    row = next(i for i, ln in enumerate(lines) if ln.strip().startswith("def _munge_whitespace")) + 1
+    index, memo, budget = _index(), ChoiceMemo(), Budget(600, 100)
+    sources = SymbolSources(index, {}, ["file:///w"], buffers_version=(), edits=0)
+    own = lambda view: extract_definitions("python", view.tree, view.text.encode(), view.uri)  # noqa: E731
+
+    def prompt(text: str, at: int, col: int):
+        doc = Document("file:///w/textwrap.py", "python", 1, text, UTF16)
+        return build_prompt(doc.snapshot(), doc.cursor(at, col), words, budget, sources, own, memo=memo)
+
+    written = "        x = 1"
+    before = prompt("\n".join(lines[:row] + [written] + lines[row:]), row, len(written))  # end of a typed line
+    hits = memo.hits
+    for n in range(1, 4):  # Enter, a line typed, Enter...
+        text = "\n".join(lines[:row] + [written] * n + ["        "] + lines[row:])
+        after = prompt(text, row + n, 8)
+        assert memo.hits == hits + n
+        assert after.extra == before.extra and after.imports == before.imports
+        assert after.prefix.startswith(before.prefix) and after.prefix.endswith(written + "\n        ")
+        assert after.suffix == before.suffix  # the code below, as it was
+    many = budget.new_lines // words(written) + 1
+    text = "\n".join(lines[:row] + [written] * many + ["        "] + lines[row:])
+    hits = memo.hits
+    prompt(text, row + many, 8)
+    assert memo.hits == hits  # the room for new lines spent: chosen again
+    edited = "\n".join(lines[: row - 2] + ["# above"] + lines[row - 2 : row] + [written] * (many + 1) + ["        "] + lines[row:])
+    prompt(edited, row + many + 2, 8)
+    assert memo.hits == hits  # a line written below, and an edit above it: chosen again
