@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ..structs import CancelledError
 from .scope import CountTokens
 
 
@@ -77,9 +78,11 @@ class ChoiceMemo:
         self._entries.clear()
 
     def scratch(self, uri: str) -> ChoiceMemo:
-        """A copy holding `uri`'s entry only, for a guess (a prefetch): what it makes or
-        stretches there is not kept here."""
-        copy = ChoiceMemo(1)
+        """A copy holding `uri`'s entry only, for a guess (a prefetch): what it stretches
+        there is not kept here, and where the choices would be made again it raises
+        CancelledError. A guess that chose a new window would replace the file's KV state
+        with a prompt the user may never have (the real request then evaluates it all)."""
+        copy = _Guess(1)
         if uri in self._entries:
             copy._entries[uri] = self._entries[uri]
         return copy
@@ -89,6 +92,15 @@ class ChoiceMemo:
         self._entries.move_to_end(uri)
         while len(self._entries) > self._files:
             self._entries.popitem(last=False)
+
+
+class _Guess(ChoiceMemo):
+    def get(self, uri: str, key: tuple, generation: object, edits: object,
+            count_tokens: CountTokens | None = None) -> Choices | None:
+        found = super().get(uri, key, generation, edits, count_tokens)
+        if found is None:
+            raise CancelledError()  # nothing to guess on at the cost of a few tokens
+        return found
 
 
 def _row_start(text: str, row: int) -> int:
