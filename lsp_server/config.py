@@ -12,8 +12,8 @@ import msgspec
 
 # The keys that choose and load an engine: what `fixes` may set apart from completions.
 ENGINE_KEYS = ("model", "engine", "url", "api_key_env", "timeout_ms", "gpu_layers", "context_size")
-# The keys whose change reloads the engines: those, the KV cache's, and the fixes' own engine.
-RELOAD_KEYS = (*ENGINE_KEYS, "kv_cache", "kv_cache_mb", "kv_cache_persist", "fixes")
+# The keys whose change reloads the engines: those, the KV cache's, the fixes' and the next edits' own engines.
+RELOAD_KEYS = (*ENGINE_KEYS, "kv_cache", "kv_cache_mb", "kv_cache_persist", "fixes", "next_edit_model")
 
 
 class FixesEngine(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fields=True):
@@ -55,6 +55,7 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
     fix_max_tokens: int = 512  # most tokens a fix's rewrite generates (a region of up to 40 lines)
     fix_prompt_lookup: bool = True  # draft fix tokens from the code being fixed (speculative)
     fixes: FixesEngine | None = None  # another model or engine for fixes; None = the completions one
+    next_edit_model: str | None = None  # a next-edit model (catalog name, REPO/FILE pulled, GGUF path); None = no model proposals
 
     def fixes_engine(self) -> Settings:
         """The settings the fixes' engine loads with: these, with `fixes`' own keys over them."""
@@ -62,6 +63,10 @@ class Settings(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_field
             return self
         own = {key: value for key in ENGINE_KEYS if (value := getattr(self.fixes, key)) is not None}
         return msgspec.structs.replace(self, fixes=None, **own)
+
+    def next_edit_engine(self) -> Settings:
+        """The settings the next edits' engine loads with: these, with `nextEditModel` as the model."""
+        return msgspec.structs.replace(self, fixes=None, model=self.next_edit_model)
 
     def fixes_share_engine(self) -> bool:
         """Whether fixes run on the completions engine (no second engine to load)."""

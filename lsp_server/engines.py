@@ -1,5 +1,5 @@
 """The engines' lifecycle on the event loop: loading (the completions' engine on the engine
-thread, then a fixes' engine of their own on the loader thread, reported as progress), their
+thread, then fixes' and next edits' engines of their own on the loader thread, reported as progress), their
 health (a remote engine down, then back; the engine thread dying), the exit, and `run`:
 every engine job's outcome, the same for completions and fixes."""
 
@@ -22,7 +22,11 @@ from .pause import Background
 
 log = logging.getLogger("sokuji")
 ENGINE_STOP = 30.0  # seconds the engine thread gets to stop at exit (a model load cannot be cut short)
-FIXES_LOAD = "load:fixes"  # LatestWins key of the fixes' own engine's load: a newer load or the exit cancels it
+# The features that may have an engine of their own, loaded after the completions one: (name
+# in messages, what is off without it, its setting). LatestWins key of its load: "load:<role>"
+# (a newer load or the exit cancels it).
+ROLES = {"fixes": ("fixes", "Fixes that need a model", "fixes"),
+         "nextEdit": ("next edits", "Next-edit proposals from a model", "nextEditModel")}
 EXPECTED = (EngineError, OSError, ValueError)  # load failures worth a message, not a traceback
 
 
@@ -46,6 +50,7 @@ class Engines:
         self.latest = LatestWins()
         self.ready = asyncio.Event()  # the completions' engine loaded (or failed to)
         self.fix_ready = asyncio.Event()  # the fixes' engine loaded (or failed to); with `ready` when shared
+        self.next_edit_ready = asyncio.Event()  # the same for next edits' (`nextEditModel`)
         self.error: str | None = None  # why the completions' engine did not load
         self._generation = 0  # one per start(): a fixes' engine of an older one is dropped
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,22 +65,27 @@ class Engines:
         self._loop = asyncio.get_running_loop()
         self.ready.clear()
         self.fix_ready.clear()
+        self.next_edit_ready.clear()
         self._generation += 1
         self.background.spawn(self._load(settings, self._generation))
 
     async def _load(self, settings: Settings, generation: int) -> None:
-        fix_load = self.latest.begin(FIXES_LOAD)  # an older load's fixes' engine is not wanted now
-        own_fixes = not settings.fixes_share_engine()
+        own = {"fixes": not settings.fixes_share_engine(), "nextEdit": settings.next_edit_model is not None}
+        loads = {role: self.latest.begin(f"load:{role}") for role in own}  # an older load's own engines are not wanted now
         client = self.notices.client
         token = await client.begin_progress("sokuji: loading model")
         message = await self._load_completions(settings, generation)
-        if not own_fixes and generation == self._generation:
-            self.fix_ready.set()
-        if own_fixes:
-            client.report_progress(token, f"{message}; loading the model for fixes", 50)
-            message += await self._load_fixes(settings, generation, fix_load)
-        self.latest.end(FIXES_LOAD, fix_load)
+        for role, wanted in own.items():
+            if wanted:
+                client.report_progress(token, f"{message}; loading the model for {ROLES[role][0]}", 50)
+                message += await self._load_own(role, settings, generation, loads[role])
+            elif generation == self._generation:
+                self._ready_of(role).set()
+            self.latest.end(f"load:{role}", loads[role])
         client.end_progress(token, message)
+
+    def _ready_of(self, role: str) -> asyncio.Event:
+        return self.fix_ready if role == "fixes" else self.next_edit_ready
 
     async def _load_completions(self, settings: Settings, generation: int) -> str:
         """The completions' engine, on the engine thread. Returns the progress message."""
@@ -98,31 +108,36 @@ class Engines:
         finally:
             self.ready.set()
 
-    async def _load_fixes(self, settings: Settings, generation: int, cancel: CancelToken) -> str:
-        """The fixes' own engine: loaded on the loader thread, then handed to the engine thread.
-        A failure is reported once per load; completions go on. Returns the progress message's tail."""
+    async def _load_own(self, role: str, settings: Settings, generation: int, cancel: CancelToken) -> str:
+        """The own engine of `role` (ROLES): loaded on the loader thread, then handed to the
+        engine thread. A failure is reported once per load; completions go on. Returns the
+        progress message's tail."""
         engine, error, off = None, None, False
+        name, what, setting = ROLES[role]
         try:
-            engine = await self.loader.run(self.session.load_fixes, settings, cancel)
+            engine = await self.loader.run(self.session.load_own, role, settings, cancel)
         except Exception as exc:  # EngineError, NotPulled, llama.cpp's own
             if not isinstance(exc, EXPECTED):
-                log.exception("loading the fixes' model failed")
+                log.exception("loading the model for %s failed", name)
             error, off = str(exc), isinstance(exc, ModelOff)
         if engine is None and error is None:
-            return ""  # a newer load (or the exit) came first
+            if cancel.cancelled:
+                return ""  # a newer load (or the exit) came first
+            self._ready_of(role).set()  # next edits share the completions engine (EngineSession.swap)
+            return f"; {name}: the same model"
         try:
-            if not await self.worker.run(self.session.adopt_fixes, engine, error, generation):
+            if not await self.worker.run(self.session.adopt, role, engine, error, generation):
                 return ""
         except WorkerDied:  # shut down meanwhile: close() closes what was loaded
             return ""
-        self.fix_ready.set()
+        self._ready_of(role).set()
         if off:
-            return "; fixes: off"
+            return f"; {name}: off"
         if error is not None:
-            self.notices.client.show("error", f"sokuji: cannot load the model for fixes: {error}. Fixes that need a "
-                                     "model are off until the `sokuji.fixes` settings name one that loads; completions go on.")
-            return "; fixes: failed"
-        return f"; fixes: {engine.info.name}"
+            self.notices.client.show("error", f"sokuji: cannot load the model for {name}: {error}. {what} are off "
+                                     f"until the `sokuji.{setting}` settings name one that loads; completions go on.")
+            return f"; {name}: failed"
+        return f"; {name}: {engine.info.name}"
 
     def fix_error(self) -> str | None:
         """Why fixes have no engine, or None."""

@@ -5,6 +5,7 @@ default), or a remote server. Here, not in engine/, which knows engines but not 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from . import models, supervised
 from .config import Settings
@@ -45,6 +46,17 @@ def load_engine(settings: Settings, override: str | None = None) -> Engine:
         )
     supervised.activity.caps(gpu=engine.info.gpu_offload, plain=amx.plain())
     return engine
+
+
+def same_model(settings: Settings, other: Settings, override: str | None = None) -> bool:
+    """Whether two engines' settings name the same engine: one remote server, or one model
+    file (one loaded engine then serves both). A name that does not resolve is not the same."""
+    if settings.engine != "local" or other.engine != "local":
+        return (settings.engine, settings.url) == (other.engine, other.url)
+    try:
+        return Path(model_path(settings, override)).resolve() == Path(model_path(other, override)).resolve()
+    except (EngineError, OSError):
+        return False
 
 
 class ModelOff(EngineError):

@@ -41,6 +41,7 @@ class CatalogModel:
     layers: int
     kv_heads: int
     head_dim: int
+    purpose: str = "completion"  # "next-edit": trained for next edits, set as `nextEditModel`, not `model`
 
     def memory_gb(self, context: int = DEFAULT_CONTEXT) -> float:
         """RAM (CPU) or VRAM (all layers on the GPU) to run it: the weights, an f16 KV cache of
@@ -73,6 +74,9 @@ CATALOG: tuple[CatalogModel, ...] = (
                  "Q4_K_M", 4.08, "deepseek-coder", "DeepSeek License", 32, 32, 128),
     CatalogModel("codestral-22b", "lmstudio-community/Codestral-22B-v0.1-GGUF", "Codestral-22B-v0.1-Q4_K_M.gguf",
                  "Q4_K_M", 13.3, "codestral", "MNPL-0.1 (non-production)", 56, 8, 128),
+    # Sweep's next-edit model (Qwen2.5-Coder-1.5B fine-tuned; its GGUF is 1,537,269,856 bytes)
+    CatalogModel("sweep-next-edit-1.5b", "sweepai/sweep-next-edit-1.5B", "sweep-next-edit-1.5b.q8_0.v2.gguf",
+                 "Q8_0", 1.54, "qwen2.5-coder", "Apache-2.0", 28, 2, 128, purpose="next-edit"),
 )
 BY_NAME = {m.name: m for m in CATALOG}
 
@@ -287,6 +291,8 @@ def _first_line(exc: BaseException) -> str:
 
 def settings_line(spec: str, entry: CatalogModel | None) -> str:
     name = entry.name if entry is not None else spec
+    if entry is not None and entry.purpose == "next-edit":
+        return f'"sokuji": {{"nextEditModel": "{name}"}}   (next-edit suggestions; completions keep their model)'
     return (f'"sokuji": {{"model": "{name}"}}   (or for fixes only: "sokuji": {{"fixes": {{"model": "{name}"}}}}; '
             f"on the command line: --model {name})")
 
@@ -318,11 +324,13 @@ def label(repo: str, file: str) -> str:
     return entry.name if entry is not None else f"{repo}/{file}"
 
 
-COLUMNS = ("name", "Hugging Face repo / file", "quant", "size", "FIM", "RAM/VRAM", "licence")
+COLUMNS = ("name", "Hugging Face repo / file", "quant", "size", "FIM", "RAM/VRAM", "licence", "setting")
 
 
 def _row(m: CatalogModel) -> list[str]:
-    return [m.name, f"{m.repo} / {m.file}", m.quant, f"{m.size_gb:.2f} GB", m.fim, f"{m.memory_gb():.1f} GB", m.licence]
+    setting = "nextEditModel" if m.purpose == "next-edit" else "model"
+    return [m.name, f"{m.repo} / {m.file}", m.quant, f"{m.size_gb:.2f} GB", m.fim, f"{m.memory_gb():.1f} GB", m.licence,
+            setting]
 
 
 def catalog_markdown() -> str:

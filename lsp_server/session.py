@@ -1,11 +1,11 @@
 """The engine session: everything the engine worker thread owns. The features' jobs that
 run there on it are completion/jobs.py's and fixes/jobs.py's.
 
-The engines (completions', and fixes' when they have their own), the result cache, the
+The engines (completions', and fixes' and next edits' when they have their own), the result cache, the
 memoized context choices and the other buffers' definitions live here, touched only on
 the engine thread (`Worker.run(session.job, ...)`). The event loop never reads them but
 through a job, except the counters `stats` copies (plain ints). Loading a fixes' engine of
-its own happens on the loader thread, which hands it over with `adopt_fixes`.
+its own (or a next edits' one) happens on the loader thread, which hands it over with `adopt`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .context.recent import Recent, RecentMemo
 from .context.symbols import Definition, SymbolIndex, SymbolSources, extract_definitions
 from .edits.history import Hunk
 from .engine.base import Engine, EngineInfo, EngineStats
-from .loading import load_engine
+from .loading import load_engine, same_model
 from .results import Block, ResultCache
 from .structs import CancelToken, Snapshot
 
@@ -45,6 +45,8 @@ class EngineSession:
         self.engine: Engine | None = None
         self.fix_engine: Engine | None = None  # the completions one unless `fixes` names another
         self.fix_error: str | None = None  # the fixes' own engine's load failure
+        self.next_edit_engine: Engine | None = None  # `nextEditModel`'s: the completions one when the same file
+        self.next_edit_error: str | None = None  # the next edits' own engine's load failure
         self.generation = 0  # of the newest load; a fixes' engine of an older one is dropped
         self.unadopted: list[Engine] = []  # loaded on the loader thread, not handed over yet
         self.results = ResultCache()
@@ -57,12 +59,12 @@ class EngineSession:
     # -- engines --------------------------------------------------------------------------
 
     def swap(self, settings: Settings, generation: int) -> EngineInfo:
-        """Drop the old engines, load the completions one (and let fixes share it unless they
-        have their own, which the loader thread loads next)."""
+        """Drop the old engines, load the completions one (and let fixes and next edits share
+        it unless they have their own, which the loader thread loads next)."""
         self.generation = generation
         old = self.engines()
-        self.engine = self.fix_engine = None
-        self.fix_error = None
+        self.engine = self.fix_engine = self.next_edit_engine = None
+        self.fix_error = self.next_edit_error = None
         self.results.clear()  # suggestions of another model or settings are stale
         self.blocks.clear()
         self.choices.clear()  # token counts of another model
@@ -72,33 +74,41 @@ class EngineSession:
         self.engine = load_engine(settings, self.override)
         if settings.fixes_share_engine():
             self.fix_engine = self.engine
+        if settings.next_edit_model and same_model(settings, settings.next_edit_engine(), self.override):
+            self.next_edit_engine = self.engine
         return self.engine.info
 
-    def load_fixes(self, settings: Settings, cancel: CancelToken) -> Engine | None:
-        """Loader thread: the fixes' own engine, or None when its load was cancelled before it
-        began. Nothing else touches it until the engine thread adopts it."""
-        faults.point("load.fixes", cancel)  # tests hold the load here
-        if cancel.cancelled:
+    def load_own(self, role: str, settings: Settings, cancel: CancelToken) -> Engine | None:
+        """Loader thread: the own engine of `role` ("fixes", "nextEdit"), or None when its load
+        was cancelled before it began, or when next edits share the completions engine (swap
+        gave it them). Nothing else touches it until the engine thread adopts it."""
+        faults.point(f"load.{role}", cancel)  # tests hold the load here
+        own = settings.fixes_engine() if role == "fixes" else settings.next_edit_engine()
+        if cancel.cancelled or (role == "nextEdit" and same_model(settings, own, self.override)):
             return None
-        engine = load_engine(settings.fixes_engine(), self.override)
+        engine = load_engine(own, self.override)
         self.unadopted.append(engine)
         return engine
 
-    def adopt_fixes(self, engine: Engine | None, error: str | None, generation: int) -> bool:
-        """The fixes' engine from the loader becomes this thread's, unless a newer load began
-        meanwhile (then it is closed here)."""
+    def adopt(self, role: str, engine: Engine | None, error: str | None, generation: int) -> bool:
+        """The engine of `role` from the loader becomes this thread's, unless a newer load
+        began meanwhile (then it is closed here)."""
         if engine is not None:
             self.unadopted.remove(engine)
         if generation != self.generation:
             if engine is not None:
                 engine.close()
             return False
-        self.fix_engine, self.fix_error = engine, error
+        if role == "fixes":
+            self.fix_engine, self.fix_error = engine, error
+        else:
+            self.next_edit_engine, self.next_edit_error = engine, error
         return True
 
     def engines(self) -> list[Engine]:
         """The loaded engines, each once."""
-        return list({id(e): e for e in (self.engine, self.fix_engine) if e is not None}.values())
+        found = (self.engine, self.fix_engine, self.next_edit_engine)
+        return list({id(e): e for e in found if e is not None}.values())
 
     def after_death(self) -> None:
         """On the dying engine thread (no other thread touches the engines now): an engine may
@@ -115,6 +125,8 @@ class EngineSession:
             self.engine.forget(uri)
         if self.fix_engine is not None:
             self.fix_engine.forget(f"fix:{uri}")  # the state its fixes used
+        if self.next_edit_engine is not None:
+            self.next_edit_engine.forget(f"nes:{uri}")  # its next edits' (nextedit/model.py)
 
     def persist(self) -> None:
         for engine in self.engines():
@@ -124,7 +136,7 @@ class EngineSession:
         """Main thread, once the engine and loader threads stopped: free every engine."""
         for engine in self.engines() + self.unadopted:
             engine.close()
-        self.engine = self.fix_engine = None
+        self.engine = self.fix_engine = self.next_edit_engine = None
         self.unadopted.clear()
 
     def stats(self) -> tuple[EngineStats, EngineStats]:

@@ -71,8 +71,7 @@ class EditHistory:
     def record(self, uri: str, old: str, new: str, now: float, span: tuple[int, int, int] | None = None) -> None:
         """`uri`'s text went from `old` to `new` by one change: `span`, when the editor said
         where, is (start, old end, new end) in code points; else found by comparing them."""
-        rows = changed_rows(old, new) if span is None else \
-            (old.count("\n", 0, span[0]), old.count("\n", 0, span[1]) + 1, new.count("\n", 0, span[2]) + 1)
+        rows = changed_rows(old, new) if span is None else _rows(old, new, _narrowed(old, new, span))
         if rows is None:
             return
         first, old_end, new_end = rows
@@ -118,6 +117,24 @@ class EditHistory:
         while hunks and (len(hunks) > self.max_hunks or total > self.max_bytes):
             total -= hunks.pop(0).size
         self._hunks = hunks
+
+
+def _rows(old: str, new: str, span: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """changed_rows of a change the editor placed (code points: start, old end, new end)."""
+    if span[0] == span[1] == span[2]:
+        return None
+    return old.count("\n", 0, span[0]), old.count("\n", 0, span[1]) + 1, new.count("\n", 0, span[2]) + 1
+
+
+def _narrowed(old: str, new: str, span: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The span without what the change left as it was at its ends: an editor that replaces
+    whole rows (a paste, a formatter) would otherwise make the next row part of the hunk."""
+    start, old_end, new_end = span
+    while start < old_end and start < new_end and old[start] == new[start]:
+        start += 1
+    while old_end > start and new_end > start and old[old_end - 1] == new[new_end - 1]:
+        old_end, new_end = old_end - 1, new_end - 1
+    return start, old_end, new_end
 
 
 def _grown(uri: str, old_rows: list[str], new_rows: list[str], rows: tuple[int, int, int], touching: list[Hunk],

@@ -16,6 +16,7 @@ from typing import Protocol
 from ..structs import CancelToken, Generation, GenParams, Prompt
 
 Stop = Callable[[str], "int | None"]  # where to cut the text so far, or None to go on
+Pieces = tuple[tuple[str, bool], ...]  # a prompt as (text, is a special token's spelling) pieces
 
 
 class EngineError(Exception):
@@ -78,6 +79,14 @@ class Engine(Protocol):
     def rewrite(self, text: str, source: str, params: GenParams, cancel: CancelToken, stop: Stop,
                 key: str = "", lookup: bool = True) -> Generation:
         """Continue a plain-text prompt whose answer mostly copies `source` (a fix)."""
+
+    def edit(self, pieces: Pieces, source: str, params: GenParams, cancel: CancelToken, stop: Stop,
+             key: str = "", strict: bool = False) -> Generation:
+        """Continue a prompt given as (text, special) pieces, whose answer mostly copies
+        `source` (a next edit, nextedit/sweep.py): a special piece is the spelling of one
+        special token of the vocabulary (a marker), any other piece user text, never read
+        for special tokens. A marker the vocabulary lacks raises EngineError with `strict`;
+        else it goes as plain text, and that is logged once (the model is no next-edit model)."""
 
     def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float] | None:
         """Log-likelihood of each continuation after `context`; None when the engine cannot."""

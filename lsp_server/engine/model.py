@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..structs import CancelToken, Generation, GenParams, Prompt, utf8
 from . import amx, decoding, fim, healing, lifetime
-from .base import EngineError, EngineInfo, EngineStats, Stop
+from .base import EngineError, EngineInfo, EngineStats, Pieces, Stop
 from .evaluator import KV_MODES, Evaluator
 from .kv_cache import KVStates, default_budget_bytes, model_fingerprint
 from .vocab import check_file, gpu_offload_supported, lines_tokenize_apart, vocab_pieces
@@ -81,6 +81,8 @@ class Model:
         # the prompt repeats the same pieces (definitions, imports, the window above the line).
         self.count_tokens = functools.lru_cache(maxsize=1 << 16)(self._count_tokens)
         self._piece_tokens = functools.lru_cache(maxsize=256)(lambda text: tuple(self.tokenize(text)))
+        self._special = functools.lru_cache(maxsize=64)(self.special_token)
+        self._plain_markers: set[str] = set()  # markers sent as plain text, warned about once
         self.pieces = vocab_pieces(llama_cpp, vocab, file)
         self._lines_apart = lines_tokenize_apart(llama_cpp, vocab, self.pieces, self.tokenize)
         states = None
@@ -222,6 +224,33 @@ class Model:
         tokens = self._bos + self.tokenize(text)
         draft = self.tokenize(source) if lookup and params.temperature == 0 else None
         return self.generate(tokens, params, cancel, stop, key, draft)
+
+    def edit(self, pieces: Pieces, source: str, params: GenParams, cancel: CancelToken, stop: Stop,
+             key: str = "", strict: bool = False) -> Generation:
+        """A next edit (engine/base.py): the pieces' tokens (edit_tokens), then greedy decoding
+        drafting from `source` as `rewrite` does."""
+        tokens = self._bos + self.edit_tokens(pieces, strict)
+        draft = self.tokenize(source) if params.temperature == 0 else None
+        return self.generate(tokens, params, cancel, stop, key, draft)
+
+    def edit_tokens(self, pieces: Pieces, strict: bool = False) -> list[int]:
+        """A special piece becomes its one special token; any other piece is user text
+        (`tokenize`). A special piece the vocabulary has not as one special token raises
+        EngineError with `strict`, else goes as text, logged once per marker."""
+        tokens: list[int] = []
+        for text, special in pieces:
+            token = self._special(text) if special else None
+            if token is not None:
+                tokens.append(token)
+                continue
+            if special and strict:
+                raise EngineError(f"{self.info.name} is not a next-edit model: its vocabulary has no special token {text!r}")
+            if special and text not in self._plain_markers:
+                self._plain_markers.add(text)
+                logging.getLogger("sokuji").warning("%s has no special token %r (not a next-edit model): it is sent as "
+                                                    "plain text, and its next edits will be poor", self.info.name, text)
+            tokens += self._piece_tokens(text)
+        return tokens
 
     def generate(self, tokens: list[int], params: GenParams, cancel: CancelToken, stop: Stop = lambda text: None,
                  key: str = "", draft_source: list[int] | None = None, heal: bytes = b"") -> Generation:

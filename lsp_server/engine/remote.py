@@ -27,7 +27,7 @@ import msgspec
 
 from .. import faults
 from ..structs import CancelledError, CancelToken, Generation, GenParams, Prompt
-from .base import EngineError, EngineInfo, EngineStats, EngineUnavailable, Stop
+from .base import EngineError, EngineInfo, EngineStats, EngineUnavailable, Pieces, Stop
 
 if TYPE_CHECKING:
     import httpx
@@ -272,6 +272,19 @@ class RemoteEngine:
             return self._generate("/completion", body, params, cancel, stop)
         body = {"model": self.info.name, "prompt": text, "max_tokens": params.max_tokens, "temperature": params.temperature}
         return self._generate("/completions", body, params, cancel, stop)
+
+    def edit(self, pieces: Pieces, source: str, params: GenParams, cancel: CancelToken, stop: Stop,
+             key: str = "", strict: bool = False) -> Generation:
+        """The pieces joined into one prompt string: llama-server reads special tokens in a
+        prompt's text (so do llama-cpp-python's server and vLLM), which makes each marker
+        its token. So user text spelling a marker would be read as one too: such a prompt
+        is not sent, and the answer is empty. Whether the server's model has the markers
+        is not asked (`strict` is the in-process engine's)."""
+        markers = {text for text, special in pieces if special}
+        if any(m in text for text, special in pieces if not special for m in markers):
+            return Generation(text="", prompt_tokens=0, evaluated_tokens=0, generated_tokens=0, stop_reason="stop",
+                              seconds=0.0)
+        return self.rewrite("".join(text for text, _ in pieces), source, params, cancel, stop, key, lookup=False)
 
     def score(self, context: str, continuations: list[str], cancel: CancelToken, key: str = "") -> list[float] | None:
         """Servers do not give prompt log-likelihoods cheaply: no scores (the caller takes

@@ -19,6 +19,7 @@ from ..documents import LARGE_FILE_BYTES
 from ..acceptance import acceptance_file
 from .convert import ACCEPTED, SECTION, completion_list, inline_items, settings_section, span, with_resolution
 from .server import SokujiServer, ToClient
+from . import next_edit
 from .stats import stats
 
 log = logging.getLogger("sokuji")
@@ -87,6 +88,7 @@ def did_change(ls: SokujiServer, params: types.DidChangeTextDocumentParams) -> N
             cursor, span = doc.apply_change(change.text), None
         ls.completions.history.record(doc.uri, old, doc.text, now, span)
     doc.version = params.text_document.version
+    ls.next_edits.edited(doc.uri, cursor)
     ls.project.edited(doc.uri)
     ls.diagnostics.schedule(doc.uri)
     ls.completions.edited(doc.uri, doc.text, cursor)
@@ -103,6 +105,7 @@ def did_close(ls: SokujiServer, params: types.DidCloseTextDocumentParams) -> Non
 async def shutdown(ls: SokujiServer, *args) -> None:
     ls.project.stop()
     ls.completions.ledger.save(acceptance_file())  # counts only: `sokuji stats` prints them
+    ls.next_edits.close()
     await ls.engines.shutdown()
 
 
@@ -231,4 +234,5 @@ def create_server(model_override: str | None = None) -> SokujiServer:
     server.command(ACCEPTED)(accepted)
     server.feature("textDocument/didShowCompletion")(did_show_completion)
     server.feature("textDocument/didPartiallyAcceptCompletion")(did_partially_accept_completion)
+    next_edit.register(server)
     return server

@@ -22,6 +22,7 @@ from ..completion.flow import Completions
 from ..fixes.diagnostics import Diagnostics, Problem
 from ..engines import Engines
 from ..fixes.flow import Fixes
+from ..nextedit.flow import NextEdits
 from ..session import EngineSession
 from ..workspace import WorkspaceService
 from .convert import SECTION, range_of
@@ -145,6 +146,7 @@ class SokujiServer(LanguageServer):
         self.engines = Engines(self.session, self.notices, current)
         self.completions = Completions(self.docs, self.engines, self.project, current)
         self.fixes = Fixes(self.docs, self.engines, current)
+        self.next_edits = NextEdits(self.docs, self.engines, self.completions.history, current)
         self.diagnostics = Diagnostics(self.docs, self.publish_diagnostics, lambda: self.settings.diagnostics)
 
     @property

@@ -37,6 +37,9 @@ def stats(ls: SokujiServer) -> dict[str, Any]:
         "prefetches": completions.prefetches,  # suggestions made ahead after an accept
         "acceptance": completions.ledger.stats(),  # what the user took (acceptance.py): counts only
         "recentEdits": completions.history.stats(),  # the edit history's size and bounds (edits/history.py)
+        "nextEdits": ls.next_edits.stats(),  # states computed, proposals per rule, accepted per rule
+        "nextEditModel": session.next_edit_engine.info.name if session.next_edit_engine is not None else None,
+        "nextEditModelError": session.next_edit_error,
         "requestsInFlight": len(ls.protocol._request_futures),  # this one included
         "promptTokensEvaluated": own.evaluated_tokens,
         "promptTokensReused": own.reused_tokens,

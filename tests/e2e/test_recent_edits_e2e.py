@@ -6,19 +6,12 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ..helpers.e2e import capabilities, inline, open_doc, session, stats
+from ..helpers.e2e import capabilities, inline, open_doc, replace, session, stats
 
 A, B = "file:///w/users.py", "file:///w/report.py"
 USERS = "import json\n\n\ndef fetch_user(uid):\n    with open(f'{uid}.json') as f:\n        return json.load(f)\n"
 REPORT = "from users import *\n\n\ndef summary(uid):\n    user = load_\n"
 RENAMED = "load_user_record"
-
-
-def replace(client, uri: str, version: int, line: int, start: int, end: int, text: str) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(types.Position(line, start), types.Position(line, end)), text=text)]))
 
 
 def rename_by_keystrokes(client) -> None:

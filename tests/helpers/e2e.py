@@ -142,6 +142,14 @@ def insert(client, uri: str, version: int, line: int, character: int, text: str)
     ))
 
 
+def replace(client, uri: str, version: int, line: int, start: int, end: int, text: str) -> None:
+    """didChange replacing characters [start, end) of a line with `text`, as an editor sends it."""
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(line, start), types.Position(line, end)), text=text)]))
+
+
 async def stats(client) -> dict:
     return await asyncio.wait_for(
         client.workspace_execute_command_async(types.ExecuteCommandParams(command="sokuji.stats")), 30

@@ -32,10 +32,15 @@ RULES = {
     "lsp_server.context.languages": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
     "lsp_server.context.queries": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
     "lsp_server.context.recent": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
+    "lsp_server.context.bindings": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
     "lsp_server.context.memo": ["lsp_server.engine", "lsp_server.documents", PROTOCOL, *LSP, "llama_cpp"],
     # the edit history: text in, hunks out, on the loop; nothing of the model, the parser or LSP
     "lsp_server.edits": ["lsp_server.engine", "lsp_server.context", "lsp_server.documents", "lsp_server.session",
                          *FEATURES, PROTOCOL, *LSP, "llama_cpp", "tree_sitter"],
+    # next edits: the rules are pure (snapshots and the history in, proposals out), the flow speaks no LSP
+    "lsp_server.nextedit.rules": ["lsp_server.engine", "lsp_server.documents", "lsp_server.session", *FEATURES[:1],
+                                  PROTOCOL, *LSP, "llama_cpp"],
+    "lsp_server.nextedit.flow": [PROTOCOL, *LSP, "lsp_server.completion"],
     "lsp_server.engine.base": ["lsp_server.context", PROTOCOL, *LSP, "tree_sitter", "llama_cpp"],
     "lsp_server.engine.model": ["lsp_server.context", "lsp_server.documents", PROTOCOL, *LSP, "tree_sitter"],
     "lsp_server.engine.remote": ["lsp_server.context", "lsp_server.documents", PROTOCOL, *LSP, "tree_sitter", "llama_cpp"],

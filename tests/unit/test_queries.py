@@ -18,7 +18,7 @@ GRAMMARS = Path(__file__).resolve().parents[2] / "grammars"
 DEFINITION_KINDS = {"function", "method", "class", "interface", "type", "constant", "module", "macro"}
 CAPTURE_NAMES = (
     {f"definition.{kind}" for kind in DEFINITION_KINDS}
-    | {"name", "local.scope", "local.block", "import", "import.module"}
+    | {"name", "local.scope", "local.block", "local.definition", "local.reference", "import", "import.module"}
 )
 
 
@@ -840,7 +840,7 @@ def test_locals(language):
     tree = parse(language, sample.source)
     scopes, blocks = [], []
     for _, match in captures(language, "locals", tree.root_node):
-        assert set(match) <= {"local.scope", "local.block"}
+        assert set(match) <= {"local.scope", "local.block", "local.definition", "local.reference"}
         scopes += match.get("local.scope", [])
         blocks += match.get("local.block", [])
     row = sample.scope_at - 1
@@ -851,6 +851,100 @@ def test_locals(language):
     assert (block.type if block else None) == sample.block
     # the top level of the file is no scope
     assert tree.root_node not in scopes
+
+
+# Definitions and references (locals.scm, python / javascript / typescript / tsx): source,
+# the identifier-like @local.definition nodes in order (the javascript parameter pattern
+# `(formal_parameters (_))` also captures wrappers, which consumers drop), and names that must
+# be captured as @local.reference (the query captures every identifier: context/bindings.py
+# filters, see tests/unit/test_bindings.py).
+LOCALS_SAMPLES: dict[str, tuple[str, list[str], set[str]]] = {
+    "python": (
+        "import os.path as osp, json\n"
+        "from m import a, b as c\n"
+        "\n"
+        "def f(x, y=1, *args, z: int, w: int = 2, **kw):\n"
+        "    g = lambda q, r=0: q + r\n"
+        "    (h, [i, j]) = pair\n"
+        "    first, *rest = x\n"
+        "    for m1, m2 in kw.items():\n"
+        "        pass\n"
+        "    with open(osp.join(x)) as fh, ctx() as (p1, p2):\n"
+        "        pass\n"
+        "    try:\n"
+        "        pass\n"
+        "    except ValueError as err:\n"
+        "        pass\n"
+        "    obj.attr = 1\n"
+        "    return [n for n in args if (t := n)], call(key=y), err\n"
+        "\n"
+        "class C(Base):\n"
+        "    pass\n",
+        ["osp", "json", "a", "c", "f", "x", "y", "args", "z", "w", "kw", "g", "q", "r", "h", "i", "j",
+         "first", "rest", "m1", "m2", "fh", "p1", "p2", "err", "n", "t", "C"],
+        {"osp", "x", "kw", "q", "r", "pair", "open", "ctx", "ValueError", "obj", "args", "n", "call", "y",
+         "err", "Base"},
+    ),
+    "javascript": (
+        'import def, { named, orig as alias } from "m";\n'
+        'import * as ns from "n";\n'
+        "function f(a, b = 1, ...rest) {\n"
+        "  const { p, q: r, s = 2, ...others } = a;\n"
+        "  let [x, , y = 3] = b;\n"
+        "  const g = (u) => u + v;\n"
+        "  const h = w => w;\n"
+        "  for (const k of rest) {}\n"
+        "  for (const key in ns) {}\n"
+        "  try { g(x); } catch (err) { throw err; }\n"
+        "  return { p, total: r + s + y };\n"
+        "}\n"
+        "class K extends Base {}\n",
+        ["def", "named", "alias", "ns", "f", "a", "b", "rest", "p", "r", "s", "others", "x", "y", "g", "u",
+         "h", "w", "k", "key", "err", "K"],
+        {"a", "b", "u", "v", "w", "rest", "ns", "g", "x", "err", "p", "r", "s", "y", "Base"},
+    ),
+    "typescript": (
+        'import { readFile } from "fs/promises";\n'
+        'import fs = require("fs");\n'
+        "enum Level { Debug }\n"
+        "namespace Shared { export const limit = 1; }\n"
+        "export function load(path: string, retries?: number, ...rest: string[]): Promise<string> {\n"
+        '  const { encoding = "utf8" } = options;\n'
+        "  return readFile(path, encoding).catch((e: Error) => fallback(e, retries));\n"
+        "}\n"
+        "abstract class Base {}\n"
+        "class Server { constructor(private port: number) {} }\n",
+        ["readFile", "fs", "Level", "Shared", "limit", "load", "path", "retries", "rest", "encoding", "e",
+         "Base", "Server", "port"],
+        {"options", "readFile", "path", "encoding", "fallback", "e", "retries"},
+    ),
+    "tsx": (
+        'import React, { useState } from "react";\n'
+        "export function Counter({ start }: { start: number }, label?: string) {\n"
+        "  const [count, setCount] = useState(start);\n"
+        "  return <button onClick={() => setCount(count + 1)}>{label}{count}</button>;\n"
+        "}\n",
+        ["React", "useState", "Counter", "start", "label", "count", "setCount"],
+        {"useState", "start", "setCount", "count", "label"},
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(LOCALS_SAMPLES))
+def test_local_definitions_and_references(language):
+    source, expected_definitions, expected_reads = LOCALS_SAMPLES[language]
+    tree = parse(language, source)
+    defined, referenced = {}, {}
+    for _, match in captures(language, "locals", tree.root_node):
+        defined.update((n.id, n) for n in match.get("local.definition", []))
+        referenced.update((n.id, n) for n in match.get("local.reference", []))
+    names = [n for n in sorted(defined.values(), key=lambda n: n.start_byte)
+             if n.type.endswith("identifier") or n.type == "shorthand_property_identifier_pattern"]
+    assert [text(n) for n in names] == expected_definitions
+    reads = {text(n) for i, n in referenced.items() if i not in defined}
+    assert expected_reads <= reads, expected_reads - reads
+    # the capture is on the name, never on a whole statement; references are identifiers
+    assert all(n.type in ("identifier", "shorthand_property_identifier") for n in referenced.values())
 
 
 @pytest.mark.parametrize("language", sorted(SAMPLES))

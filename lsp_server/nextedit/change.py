@@ -1,0 +1,98 @@
+"""The edit a next-edit rule follows: the newest hunk of the edit history (edits/history.py),
+as the whole file before it and now, and the tokens rules compare."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import tree_sitter
+
+from ..context.languages import new_parser
+from ..edits.history import Hunk
+from ..structs import Snapshot, from_utf8, utf8
+
+# identifiers, numbers, string literals (one token each, quotes included), any other character
+TOKEN = re.compile(r"""[A-Za-z_$][\w$]*|\d[\w.]*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`|\S""")
+IDENT = re.compile(r"[A-Za-z_$][\w$]*\Z")
+NOT_NAMES = frozenset(keyword.kwlist) | {"self", "cls", "this", "function", "const", "let", "var", "new", "return",
+                                         "typeof", "instanceof", "undefined", "null", "true", "false", "async", "await"}
+
+
+def tokens(text: str) -> list[re.Match]:
+    return list(TOKEN.finditer(text))
+
+
+def is_name(token: str) -> bool:
+    return bool(IDENT.match(token)) and token not in NOT_NAMES
+
+
+@dataclass(frozen=True)
+class Change:
+    """A file's newest hunk: rows [row, row + len(before_rows)) of `before` became rows
+    [row, row + len(after_rows)) of `now` (the snapshot), the rest of both the same."""
+
+    snap: Snapshot
+    before: str
+    row: int
+    before_rows: tuple[str, ...]
+    after_rows: tuple[str, ...]
+
+    @property
+    def now(self) -> str:
+        return self.snap.text
+
+    @property
+    def language(self) -> str | None:
+        return self.snap.language
+
+    @cached_property
+    def start(self) -> int:
+        """Code-point offset where the hunk's rows begin (the same in both texts)."""
+        return sum(len(line) + 1 for line in self.now.split("\n")[: self.row])
+
+    @property
+    def before_end(self) -> int:
+        return self.start + len("\n".join(self.before_rows))
+
+    @property
+    def after_end(self) -> int:
+        return self.start + len("\n".join(self.after_rows))
+
+    def to_now(self, offset: int) -> int | None:
+        """Where an offset of `before` is in `now`; None inside the hunk."""
+        if offset < self.start:
+            return offset
+        if offset >= self.before_end:
+            return offset + self.after_end - self.before_end
+        return None
+
+    @cached_property
+    def before_tree(self) -> tree_sitter.Tree | None:
+        parser = new_parser(self.language)
+        return parser.parse(utf8(self.before)) if parser is not None else None
+
+    @cached_property
+    def before_source(self) -> bytes:
+        return utf8(self.before)
+
+    def before_offset(self, byte: int) -> int:
+        """Code-point offset of a byte of `before` (tree-sitter's)."""
+        return len(from_utf8(self.before_source[:byte]))
+
+    def before_byte(self, offset: int) -> int:
+        return len(utf8(self.before[:offset]))
+
+
+def change_of(hunk: Hunk, snap: Snapshot) -> Change | None:
+    """The hunk as a Change of the snapshot's file; None when the file's rows no longer hold
+    the hunk's text (an edit since, not yet recorded) or it has no syntax tree."""
+    if snap.tree is None or hunk.uri != snap.uri or not hunk.open:
+        return None
+    rows = snap.text.split("\n")
+    if tuple(rows[hunk.start : hunk.end]) != hunk.after:
+        return None
+    before = "\n".join(rows[: hunk.start] + list(hunk.before) + rows[hunk.end :])
+    return Change(snap, before, hunk.start, hunk.before, hunk.after)
