@@ -1,8 +1,8 @@
-"""Next edits on the event loop. Once edits pause, the proposals the newest hunk implies are
-computed (the rules on a thread of their own, the model's on the engine thread), so a
-client's pull (after its own pause) finds them ready; a pull for a state not computed yet
-computes it then. A newer edit makes a new state: proposals are always of the buffers as
-they are, and one for a version gone is dropped."""
+"""Next edits on the event loop. Once a client has asked for them, each time edits pause the
+proposals the newest hunk implies are computed (the rules on a thread of their own, the
+model's on the engine thread), so the client's pull (after its own pause) finds them ready;
+a pull for a state not computed yet computes it then. A newer edit makes a new state:
+proposals are always of the buffers as they are, and one for a version gone is dropped."""
 
 from __future__ import annotations
 
@@ -36,15 +36,18 @@ class NextEdits:
         self._state: tuple | None = None
         self._task: asyncio.Future | None = None
         self._cursor: tuple[str, int] = ("", 0)  # the last edit's uri and code-point offset
+        self._asked = False  # a client pulls next edits: from then on they are made ahead, at each pause
         self.counts: Counter[str] = Counter()  # proposals made per rule, accepted, computed states
 
     def edited(self, uri: str, cursor: int) -> None:
         self._cursor = (uri, cursor)
-        self._pause.after_pause(ALL, self._start)
+        if self._asked:  # a client that never asks costs nothing
+            self._pause.after_pause(ALL, self._start)
 
     async def proposals(self, uri: str, offset: int) -> list[Proposal]:
         """The proposals for the buffers as they are now (none while no edit was made): those
         in `uri` first, nearest to `offset` first, then the other files'."""
+        self._asked = True
         self._pause.cancel(ALL)
         task = self._start()
         found = await asyncio.shield(task) if task is not None else []
