@@ -3,6 +3,7 @@ as the whole file before it and now, and the tokens rules compare."""
 
 from __future__ import annotations
 
+import difflib
 import keyword
 import re
 from dataclasses import dataclass
@@ -30,6 +31,31 @@ def is_name(token: str) -> bool:
 
 
 @dataclass(frozen=True)
+class TokenDiff:
+    """Two texts as tokens, and difflib's opcodes from the first's to the second's."""
+
+    a: list[re.Match]
+    b: list[re.Match]
+    ops: list[tuple[str, int, int, int, int]]
+
+    @property
+    def changed(self) -> list[tuple[str, int, int, int, int]]:
+        return [op for op in self.ops if op[0] != "equal"]
+
+    @property
+    def edits(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+        """The changes as token texts without their context: what two hunks making the same change share."""
+        return tuple((tuple(t.group() for t in self.a[i1:i2]), tuple(t.group() for t in self.b[j1:j2]))
+                     for _, i1, i2, j1, j2 in self.changed)
+
+
+def token_diff(old: str, new: str) -> TokenDiff:
+    a, b = tokens(old), tokens(new)
+    matcher = difflib.SequenceMatcher(None, [t.group() for t in a], [t.group() for t in b], autojunk=False)
+    return TokenDiff(a, b, matcher.get_opcodes())
+
+
+@dataclass(frozen=True)
 class Change:
     """A file's newest hunk: rows [row, row + len(before_rows)) of `before` became rows
     [row, row + len(after_rows)) of `now` (the snapshot), the rest of both the same."""
@@ -47,6 +73,19 @@ class Change:
     @property
     def language(self) -> str | None:
         return self.snap.language
+
+    @property
+    def old_text(self) -> str:
+        return "\n".join(self.before_rows)
+
+    @property
+    def new_text(self) -> str:
+        return "\n".join(self.after_rows)
+
+    @cached_property
+    def diff(self) -> TokenDiff:
+        """The hunk's rows, before and now, as a token diff (each rule reads it)."""
+        return token_diff(self.old_text, self.new_text)
 
     @cached_property
     def start(self) -> int:

@@ -7,12 +7,10 @@ place is renamed in its class."""
 
 from __future__ import annotations
 
-import difflib
-
 import tree_sitter
 
 from ..context.bindings import Bindings
-from .change import Change, is_name, tokens
+from .change import Change, is_name
 from .proposal import Proposal
 
 RULE = "rename"
@@ -22,13 +20,9 @@ CLASSES = {"class_definition", "class_declaration", "class"}
 def renamed(change: Change) -> tuple[str, str, int] | None:
     """(old, new, offset of the first renamed occurrence in `before`) when the hunk's only
     difference is one identifier replaced by another, once or more."""
-    old_text, new_text = "\n".join(change.before_rows), "\n".join(change.after_rows)
-    a, b = tokens(old_text), tokens(new_text)
+    a, b = change.diff.a, change.diff.b
     pairs, first = set(), None
-    matcher = difflib.SequenceMatcher(None, [t.group() for t in a], [t.group() for t in b], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
+    for tag, i1, i2, j1, j2 in change.diff.changed:
         if tag != "replace" or i2 - i1 != j2 - j1:
             return None
         for i, j in zip(range(i1, i2), range(j1, j2)):
@@ -75,10 +69,10 @@ def _binding_places(names: Bindings, old: str, new: str, byte: int) -> list[tree
     if names.binding_scope(new, byte) is not None:  # the new name means something there already
         return []
     if scope.type in CLASSES:
-        members = _members(scope, old)
-        if any(m.text == new.encode() for m in _members(scope, None)):
+        members = _members(scope)
+        if any(m.text == new.encode() for m in members):
             return []
-        places = sorted(places + members, key=lambda n: n.start_byte)
+        places = sorted(places + [m for m in members if m.text == old.encode()], key=lambda n: n.start_byte)
     return places
 
 
@@ -91,9 +85,10 @@ def _member_places(root: tree_sitter.Node, old: str, new: str, byte: int) -> lis
     cls = node.parent
     while cls is not None and cls.type not in CLASSES:
         cls = cls.parent
-    if cls is None or any(m.text == new.encode() for m in _members(cls, None)):
+    members = _members(cls) if cls is not None else []
+    if cls is None or any(m.text == new.encode() for m in members):
         return None
-    return _members(cls, old)
+    return [m for m in members if m.text == old.encode()]
 
 
 def _member_of(node: tree_sitter.Node) -> tree_sitter.Node | None:
@@ -108,13 +103,12 @@ def _member_of(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return parent
 
 
-def _members(cls: tree_sitter.Node, name: str | None) -> list[tree_sitter.Node]:
-    """The member names (`self.X`, `this.X`) used in a class, of `name` or all."""
+def _members(cls: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The member names (`self.X`, `this.X`) used in a class, in order."""
     found, stack = [], [cls]
     while stack:
         node = stack.pop()
-        if node.type in ("identifier", "property_identifier") and _member_of(node) is not None \
-                and (name is None or node.text == name.encode()):
+        if node.type in ("identifier", "property_identifier") and _member_of(node) is not None:
             found.append(node)
         stack.extend(node.children)
     return sorted(found, key=lambda n: n.start_byte)

@@ -7,13 +7,12 @@ call of a kind. Names the rename rule covers (a local rename) are left to it."""
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from ..context.bindings import Bindings
 from ..edits.history import Hunk
 from ..structs import utf8
-from .change import Change, is_name, tokens
+from .change import Change, is_name, token_diff, tokens
 from .proposal import Proposal, narrowed
 
 RULE = "repeat"
@@ -24,19 +23,10 @@ MAX_PROPOSALS = 12
 WORDY = re.compile(r"[\w$\"'`]")
 
 
-def signature(before_rows: tuple[str, ...], after_rows: tuple[str, ...]) -> tuple:
-    """The change as token edits without their context: what two hunks making the same change share."""
-    a, b = [t.group() for t in tokens("\n".join(before_rows))], [t.group() for t in tokens("\n".join(after_rows))]
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return tuple((tuple(a[i1:i2]), tuple(b[j1:j2])) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
-
-
 def snippets(change: Change) -> tuple[str, str] | None:
     """(before, after): the changed stretch of one line with its context, as it was and is."""
-    old_text, new_text = "\n".join(change.before_rows), "\n".join(change.after_rows)
-    a, b = tokens(old_text), tokens(new_text)
-    matcher = difflib.SequenceMatcher(None, [t.group() for t in a], [t.group() for t in b], autojunk=False)
-    ops = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    old_text, new_text = change.old_text, change.new_text
+    a, b, ops = change.diff.a, change.diff.b, change.diff.changed
     if not ops or len(ops) > MAX_OPS or sum(i2 - i1 + j2 - j1 for _, i1, i2, j1, j2 in ops) > MAX_CHANGED:
         return None
     changed = [t.group() for _, i1, i2, j1, j2 in ops for t in a[i1:i2] + b[j1:j2]]
@@ -60,8 +50,8 @@ def propose(change: Change, earlier: tuple[Hunk, ...]) -> list[Proposal]:
     found = snippets(change)
     if found is None:
         return []
-    own = signature(change.before_rows, change.after_rows)
-    same = [h for h in earlier if signature(h.before, h.after) == own]
+    own = change.diff.edits
+    same = [h for h in earlier if token_diff("\n".join(h.before), "\n".join(h.after)).edits == own]
     if not same:
         return []
     # a series goes one way: the places of this file it passed over were left as they are

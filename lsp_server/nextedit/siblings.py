@@ -8,13 +8,13 @@ siblings, taken from the sibling instead (`foo(a)` -> `foo(a, a.name)` makes `fo
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
 
 import tree_sitter
 
-from .change import Change, tokens
+from .change import Change, token_diff, tokens
+from ..structs import utf8
 from .proposal import Proposal, narrowed
 
 RULE = "siblings"
@@ -49,15 +49,15 @@ def _same_shape(a: list[re.Match], a_text: str, b: list[re.Match], b_text: str) 
 
 def analogous(old: str, new: str, sibling: str) -> str | None:
     """The sibling with the change that made `new` of `old`; None when there is none for sure."""
-    a, b, s = tokens(old), tokens(new), tokens(sibling)
+    diff = token_diff(old, new)
+    a, b, s = diff.a, diff.b, tokens(sibling)
     if not _same_shape(a, old, s, sibling):
         return None
     varying = {x.group(): y.group() for x, y in zip(a, s) if x.group() != y.group()}
     if len(set(varying.values())) != len(varying) or len(varying) != len({x.group() for x, y in zip(a, s) if x.group() != y.group()}):
         return None  # one token of the line stands for two of the sibling's, or two for one
     out, at = [], 0
-    matcher = difflib.SequenceMatcher(None, [t.group() for t in a], [t.group() for t in b], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in diff.ops:
         for k, j in enumerate(range(j1, j2)):
             token = b[j].group()
             if tag == "equal":
@@ -75,9 +75,9 @@ def analogous(old: str, new: str, sibling: str) -> str | None:
     return result if result not in (sibling, new) else None
 
 
-def _line_node(tree: tree_sitter.Tree, source: bytes, row: int) -> tree_sitter.Node | None:
+def _line_node(tree: tree_sitter.Tree, rows: list[str], row: int) -> tree_sitter.Node | None:
     """The largest node that starts at the row's first character and ends on that row."""
-    line = source.split(b"\n")[row] if row < source.count(b"\n") + 1 else b""
+    line = utf8(rows[row])
     column = len(line) - len(line.lstrip())
     node = tree.root_node.descendant_for_point_range((row, column), (row, column))
     while node is not None and node.parent is not None and node.parent.start_point == node.start_point \
@@ -86,8 +86,8 @@ def _line_node(tree: tree_sitter.Tree, source: bytes, row: int) -> tree_sitter.N
     return node if node is not None and node.start_point == (row, column) else None
 
 
-def _siblings(tree: tree_sitter.Tree, source: bytes, row: int, other: int) -> bool:
-    a, b = _line_node(tree, source, row), _line_node(tree, source, other)
+def _siblings(tree: tree_sitter.Tree, rows: list[str], row: int, other: int) -> bool:
+    a, b = _line_node(tree, rows, row), _line_node(tree, rows, other)
     return (a is not None and b is not None and a.type == b.type and a.type not in NOT_SIBLINGS
             and a.parent is not None and b.parent is not None and a.parent.id == b.parent.id and a.parent.type in PARENTS)
 
@@ -101,10 +101,9 @@ def propose(change: Change) -> list[Proposal]:
     if not edited:
         return []
     rows = change.now.split("\n")
-    source = change.snap.source
     # the next line below the edited ones, else the one above them
     for i, other in ((edited[-1], change.row + n), (edited[0], change.row - 1)):
-        if not 0 <= other < len(rows) or not _siblings(tree, source, change.row + i, other):
+        if not 0 <= other < len(rows) or not _siblings(tree, rows, change.row + i, other):
             continue
         text = analogous(change.before_rows[i], change.after_rows[i], rows[other])
         if text is not None:

@@ -21,6 +21,11 @@ def span(rng: types.Range) -> tuple[int, int, int, int]:
     return rng.start.line, rng.start.character, rng.end.line, rng.end.character
 
 
+def field(obj: Any, key: str) -> Any:
+    """A key of a custom method's params: pygls gives them as a dict or an object."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
 def settings_section(raw: Any) -> Any:
     """Accept {"sokuji": {...}} (VS Code, eglot) and the bare section."""
     if isinstance(raw, dict) and SECTION in raw:

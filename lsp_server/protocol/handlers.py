@@ -17,7 +17,7 @@ from pygls.uris import to_fs_path
 from .. import faults
 from ..documents import LARGE_FILE_BYTES
 from ..acceptance import acceptance_file
-from .convert import ACCEPTED, SECTION, completion_list, inline_items, settings_section, span, with_resolution
+from .convert import ACCEPTED, SECTION, completion_list, field, inline_items, settings_section, span, with_resolution
 from .server import SokujiServer, ToClient
 from . import next_edit
 from .stats import stats
@@ -175,14 +175,10 @@ def accepted(ls: SokujiServer, *args) -> None:
 def _item_id(params) -> str | None:
     """The ledger id in a notification's `item` (its accept command's argument), as
     Copilot's language server receives them; None when it carries none."""
-    item = _get(params, "item")
-    command = _get(item, "command")
-    arguments = _get(command, "arguments") or []
+    item = field(params, "item")
+    command = field(item, "command")
+    arguments = field(command, "arguments") or []
     return arguments[0] if arguments and isinstance(arguments[0], str) else None
-
-
-def _get(obj, key: str):
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
 def did_show_completion(ls: SokujiServer, params) -> None:
@@ -194,7 +190,7 @@ def did_show_completion(ls: SokujiServer, params) -> None:
 def did_partially_accept_completion(ls: SokujiServer, params) -> None:
     """`textDocument/didPartiallyAcceptCompletion` {item, acceptedLength}: its first
     acceptedLength units (the negotiated position encoding's) were accepted."""
-    length = _get(params, "acceptedLength")
+    length = field(params, "acceptedLength")
     if (item := _item_id(params)) is not None and isinstance(length, int) and not isinstance(length, bool):
         ls.completions.partly_accepted(item, length)
 

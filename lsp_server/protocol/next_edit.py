@@ -9,15 +9,12 @@ from typing import Any
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..nextedit.proposal import Proposal
+from .convert import field
 from .server import SokujiServer  # at run time: pygls reads the handlers' annotations
 
 NEXT_EDIT = "sokuji.nextEdit"
 ACCEPTED = "sokuji.nextEditAccepted"  # the command an item carries: the client runs it once applied
 INLINE_EDIT = "textDocument/copilotInlineEdit"
-
-
-def _get(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
 def _item(ls: SokujiServer, p: Proposal) -> dict | None:
@@ -44,11 +41,11 @@ async def _edits(ls: SokujiServer, uri: str, line: int | None, character: int | 
 
 async def inline_edit(ls: SokujiServer, params: Any) -> dict:
     """{textDocument: {uri, version}, position}: this document's proposals, nearest first."""
-    uri = _get(_get(params, "textDocument"), "uri")
-    position = _get(params, "position")
+    uri = field(field(params, "textDocument"), "uri")
+    position = field(params, "position")
     if not isinstance(uri, str):
         raise JsonRpcInvalidParams(f"{INLINE_EDIT} takes {{textDocument: {{uri, version}}, position}}")
-    line, character = _get(position, "line"), _get(position, "character")
+    line, character = field(position, "line"), field(position, "character")
     ok = isinstance(line, int) and isinstance(character, int)
     return await _edits(ls, uri, line if ok else None, character if ok else None, only_here=True)
 
