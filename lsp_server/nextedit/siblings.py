@@ -53,8 +53,9 @@ def analogous(old: str, new: str, sibling: str) -> str | None:
     a, b, s = diff.a, diff.b, tokens(sibling)
     if not _same_shape(a, old, s, sibling):
         return None
-    varying = {x.group(): y.group() for x, y in zip(a, s) if x.group() != y.group()}
-    if len(set(varying.values())) != len(varying) or len(varying) != len({x.group() for x, y in zip(a, s) if x.group() != y.group()}):
+    pairs = {(x.group(), y.group()) for x, y in zip(a, s) if x.group() != y.group()}
+    varying = dict(pairs)
+    if len(varying) != len(pairs) or len(set(varying.values())) != len(pairs):
         return None  # one token of the line stands for two of the sibling's, or two for one
     out, at = [], 0
     for tag, i1, i2, j1, j2 in diff.ops:

@@ -220,6 +220,8 @@ def test_sibling_copies_the_varying_part_into_the_change():
     assert siblings.analogous("a = f(x)", "a = f(x, 1)", "b = f(y)") == "b = f(y, 1)"
     assert siblings.analogous("a = f(x)", "a = f(x, 1)", "b  = f(y)") is None  # spaced otherwise: not the same shape
     assert siblings.analogous("    if a:", "    if a and b:", "    return a") is None
+    # `a` stands for both `b` and `c` of the sibling: which one the new `a` means is not known
+    assert siblings.analogous("    f(a, a)", "    f(a, a, a)", "    f(b, c)") is None
 
 
 def test_dict_entries_are_siblings_and_imports_are_not():
