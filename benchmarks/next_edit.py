@@ -1,7 +1,7 @@
 """Next-edit suggestions, measured on real commits replayed hunk by hunk over LSP.
 
     .venv/bin/python benchmarks/next_edit.py [--commits 150] [--pause 0.25] [--verbose]
-        [--repo /work/.mirror/pallets+click/repo:python --repo /work/.mirror/expressjs+express/repo:javascript]
+        [--skip 0] [--repo /work/.mirror/pallets+click/repo:python --repo /work/.mirror/expressjs+express/repo:javascript]
         [--model embedded --model-hunks 40]
 
 A smoke run: `.venv/bin/python benchmarks/next_edit.py --commits 20` (under a minute; the default
@@ -408,6 +408,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", action="append", help="PATH:LANGUAGE (python, javascript); default: click and express")
     ap.add_argument("--commits", type=int, default=150, help="commits per repository")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the newest SKIP fitting commits per repository "
+                                                         "(held out: older commits than the ones the rules were tuned on)")
     ap.add_argument("--pause", type=float, default=0.25, help="the client's pause after a hunk before it asks (s)")
     ap.add_argument("--model", help='also a server with nextEditModel set to this ("embedded": the default model)')
     ap.add_argument("--model-hunks", type=int, default=40, help="asked hunks replayed into the model's server")
@@ -418,7 +420,7 @@ def main() -> None:
         path, language = spec.rsplit(":", 1)
         if not Path(path).is_dir():
             sys.exit(f"{path}: no such repository (clone it, or name another with --repo PATH:LANGUAGE)")
-        todo += mined(Path(path), language, args.commits)
+        todo += mined(Path(path), language, args.skip + args.commits)[args.skip :]
     hunks = sum(len(c.hunks) for c in todo)
     print(f"{len(todo)} commits, {hunks} hunks ({hunks - len(todo)} asked after)", file=sys.stderr)
     rules = Run(Config("rules", {"recentEdits": True}))
