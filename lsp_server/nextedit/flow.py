@@ -2,7 +2,8 @@
 proposals the newest hunk implies are computed (the rules on a thread of their own, the
 model's on the engine thread), so the client's pull (after its own pause) finds them ready;
 a pull for a state not computed yet computes it then. A newer edit makes a new state:
-proposals are always of the buffers as they are, and one for a version gone is dropped."""
+proposals are always of the buffers as they are, and one for a version gone is dropped.
+Once one proposal of an answer is applied, the rest of that answer is carried on (series.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..pause import Background, Debounce
 from . import rules
 from .model import model_proposals
 from .proposal import Proposal
+from .series import NOTHING, Served, carried
 
 log = logging.getLogger("sokuji")
 ALL = "*"  # the pause is the workspace's: the newest hunk may be in any file
@@ -37,6 +39,7 @@ class NextEdits:
         self._task: asyncio.Future | None = None
         self._cursor: tuple[str, int] = ("", 0)  # the last edit's uri and code-point offset
         self._asked = False  # a client pulls next edits: from then on they are made ahead, at each pause
+        self._served = NOTHING  # the last answer: once one of it is applied, the rest is carried on
         self.counts: Counter[str] = Counter()  # proposals made per rule, accepted, computed states
 
     def edited(self, uri: str, cursor: int) -> None:
@@ -51,8 +54,10 @@ class NextEdits:
         self._pause.cancel(ALL)
         task = self._start()
         found = await asyncio.shield(task) if task is not None else []
-        found = [p for p in found if (doc := self.docs.get(p.uri)) is not None and doc.version == p.version]
-        return sorted(found, key=lambda p: (p.uri != uri, p.uri, abs(p.start - offset)))
+        current = {p.uri: doc for p in found if (doc := self.docs.get(p.uri)) is not None and doc.version == p.version}
+        found = sorted((p for p in found if p.uri in current), key=lambda p: (p.uri != uri, p.uri, abs(p.start - offset)))
+        self._served = Served(tuple(found), {u: doc.text for u, doc in current.items()})
+        return found
 
     def accepted(self, rule: str) -> None:
         self.counts[f"accepted.{rule}"] += 1
@@ -68,10 +73,10 @@ class NextEdits:
         if state == self._state and self._task is not None:
             return self._task
         buffers = {d.uri: d.snapshot() for d in self.docs.all()}
-        self._state, self._task = state, self._background.spawn(self._compute(hunks, buffers))
+        self._state, self._task = state, self._background.spawn(self._compute(hunks, buffers, self._served))
         return self._task
 
-    async def _compute(self, hunks: tuple, buffers: dict) -> list[Proposal]:
+    async def _compute(self, hunks: tuple, buffers: dict, served: Served) -> list[Proposal]:
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(self._rules, rules.propose, hunks, buffers)
@@ -89,7 +94,11 @@ class NextEdits:
             found += outcome.value or []
         for p in found:
             self.counts[p.rule] += 1
-        return found
+        rest = carried(served, buffers)  # counted when first proposed
+        if rest:
+            self.counts["carried"] += len(rest)
+        known = {(p.uri, p.start, p.end, p.text) for p in rest}
+        return rest + [p for p in found if (p.uri, p.start, p.end, p.text) not in known]
 
     def close(self) -> None:
         self._pause.cancel(ALL)

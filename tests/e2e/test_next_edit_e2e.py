@@ -113,3 +113,35 @@ async def test_the_model_path_end_to_end_with_the_embedded_model_as_next_edit_mo
         assert "self.z = z" in apply(POINT.replace("x, y):", "x, y, z):"), model), model
         counts = await stats(client)
         assert counts["nextEdits"]["model"] >= 1 and counts["nextEditModel"] == "Gemma 3 270m", counts
+
+
+SERIES = "def area(width, height):\n    total = width * height\n    print(width)\n    return total\n"
+
+
+async def test_applying_one_proposal_goes_on_to_the_next_of_the_series():
+    """The editor applies the nearest proposal of a rename (one didChange, as its key does):
+    asked again, the other reference is still proposed, at its place in the new version; once
+    both are applied nothing is left. An edit that is not a proposal carries nothing."""
+    async with session(capabilities(inline=True)) as client:
+        open_doc(client, A, SERIES)
+        start = len("def area(")
+        replace(client, A, 2, 0, start, start + len("width"), "size")
+        first = _plain(await inline_edit(client, A, 2, 0, start))["edits"]
+        assert [(e["range"]["start"]["line"], e["text"]) for e in first] == [(1, "size"), (2, "size")], first
+        renamed = SERIES.replace("area(width", "area(size")
+        r = first[0]["range"]
+        replace(client, A, 3, r["start"]["line"], r["start"]["character"], r["end"]["character"], "size")
+        second = _plain(await inline_edit(client, A, 3, 1, 12))["edits"]
+        assert [(e["textDocument"]["version"], e["text"]) for e in second] == [(3, "size")], second
+        assert apply(apply(renamed, first[:1]), second) == SERIES.replace("width", "size")
+        r = second[0]["range"]
+        replace(client, A, 4, r["start"]["line"], r["start"]["character"], r["end"]["character"], "size")
+        assert _plain(await inline_edit(client, A, 4, 2, 10))["edits"] == []
+        assert (await stats(client))["nextEdits"]["carried"] == 1
+
+        # another file: the user types something that is no proposal: the series is not carried on
+        open_doc(client, B, SERIES)
+        replace(client, B, 2, 0, start, start + len("width"), "size")
+        assert len(_plain(await inline_edit(client, B, 2, 0, start))["edits"]) == 2
+        replace(client, B, 3, 3, 0, 0, "# ")
+        assert _plain(await inline_edit(client, B, 3, 3, 2))["edits"] == []
