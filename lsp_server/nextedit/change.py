@@ -108,6 +108,19 @@ class Change:
             return offset + self.after_end - self.before_end
         return None
 
+    def to_now_token(self, offset: int) -> int | None:
+        """Like `to_now`, and inside the hunk where a token starts there that the hunk left
+        as it was (a row edited, then the next one: one hunk, its unchanged names still
+        there); None at a token it changed."""
+        if not self.start <= offset < self.before_end:
+            return self.to_now(offset)
+        d, at = self.diff, offset - self.start
+        for tag, i1, i2, j1, j2 in d.ops:
+            if tag == "equal" and d.a[i1].start() <= at <= d.a[i2 - 1].start():
+                return next((self.start + d.b[j].start() for i, j in zip(range(i1, i2), range(j1, j2))
+                             if d.a[i].start() == at), None)
+        return None
+
     @cached_property
     def before_tree(self) -> tree_sitter.Tree | None:
         parser = new_parser(self.language)

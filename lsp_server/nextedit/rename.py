@@ -17,42 +17,41 @@ RULE = "rename"
 CLASSES = {"class_definition", "class_declaration", "class"}
 
 
-def renamed(change: Change) -> tuple[str, str, int] | None:
-    """(old, new, offset of the first renamed occurrence in `before`) when the hunk's only
-    difference is one identifier replaced by another, once or more."""
+def renamed(change: Change) -> list[tuple[str, str, int]]:
+    """(old, new, offset of its first renamed occurrence in `before`) for each identifier
+    replaced by another, when that is the hunk's only difference. Several: one row edited
+    twice is one hunk (`width` renamed, then `height`); the one renamed everywhere already
+    has nothing left to propose."""
     a, b = change.diff.a, change.diff.b
-    pairs, first = set(), None
+    firsts: dict[tuple[str, str], int] = {}
     for tag, i1, i2, j1, j2 in change.diff.changed:
         if tag != "replace" or i2 - i1 != j2 - j1:
-            return None
+            return []
         for i, j in zip(range(i1, i2), range(j1, j2)):
-            pairs.add((a[i].group(), b[j].group()))
-            first = a[i].start() if first is None else first
-    if len(pairs) != 1 or first is None:
-        return None
-    old, new = next(iter(pairs))
-    if not (is_name(old) and is_name(new)):
-        return None
-    return old, new, change.start + first
+            firsts.setdefault((a[i].group(), b[j].group()), a[i].start())
+    olds, news = [old for old, _ in firsts], [new for _, new in firsts]
+    if len(set(olds)) != len(olds) or len(set(news)) != len(news) or not all(map(is_name, olds + news)):
+        return []  # one name made two, two made one, or not names
+    return [(old, new, change.start + first) for (old, new), first in firsts.items()]
 
 
 def propose(change: Change) -> list[Proposal]:
-    found = renamed(change)
     tree = change.before_tree
-    if found is None or tree is None:
+    if tree is None:
         return []
-    old, new, offset = found
-    byte = change.before_byte(offset)
-    places = _binding_places(Bindings(change.language, tree.root_node), old, new, byte)
-    if places is None:
-        places = _member_places(tree.root_node, old, new, byte)
+    names = Bindings(change.language, tree.root_node)
     proposals = []
-    for node in places or []:
-        start = change.to_now(change.before_offset(node.start_byte))
-        if start is None:  # inside the hunk: renamed already, or left as it was by the user
-            continue
-        proposals.append(Proposal(change.snap.uri, change.snap.version, start, start + len(old), new, RULE,
-                                  f"{old} -> {new}"))
+    for old, new, offset in renamed(change):
+        byte = change.before_byte(offset)
+        places = _binding_places(names, old, new, byte)
+        if places is None:
+            places = _member_places(tree.root_node, old, new, byte)
+        for node in places or []:
+            start = change.to_now_token(change.before_offset(node.start_byte))
+            if start is None or change.now[start : start + len(old)] != old:  # renamed already
+                continue
+            proposals.append(Proposal(change.snap.uri, change.snap.version, start, start + len(old), new, RULE,
+                                      f"{old} -> {new}"))
     return proposals
 
 

@@ -21,6 +21,7 @@ MAX_CHANGED = 16  # tokens removed plus added: a bigger change is no pattern to 
 MAX_OPS = 2
 MAX_PROPOSALS = 12
 WORDY = re.compile(r"[\w$\"'`]")
+PARAMETERS = frozenset({"parameters", "lambda_parameters", "formal_parameters"})
 
 
 def snippets(change: Change) -> tuple[str, str] | None:
@@ -77,7 +78,9 @@ class _Meaning:
     """The names a change brings in and takes out, and whether making it at another place
     keeps every name meaning something: a name the change brings in that is bound where it
     was made must be bound there too (`val` -> `obj` where no `obj` is), and a name it takes
-    out must not be a definition that is read elsewhere (a parameter the body still uses)."""
+    out must not be a definition that is read elsewhere (a parameter the body still uses), and
+    a change to a parameter list is made only to one that was the same (`next` dropped from
+    `(req, res, next)` is not dropped from `(err, req, res, next)`: another kind of function)."""
 
     def __init__(self, change: Change, before: str, after: str) -> None:
         old, new = {t.group() for t in tokens(before)}, {t.group() for t in tokens(after)}
@@ -91,6 +94,14 @@ class _Meaning:
         self._root = tree.root_node if tree is not None else None
         made = change.now.find(after, change.start)  # where the change was made, as the match will be read
         self._kind = self._kind_at(len(utf8(change.now[: max(made, change.start)])))
+        a, (_, i1, _, _, _) = change.diff.a, change.diff.changed[0]
+        first = a[i1].start() if i1 < len(a) else a[-1].end()  # the first changed token, in the hunk's old rows
+        self._into = first - a[i1 - CONTEXT].start()  # and in the snippet `before`
+        before_tree = change.before_tree
+        was = _parameters_at(before_tree.root_node if before_tree else None, change.before_byte(change.start + first))
+        now = _parameters_at(self._root, len(utf8(change.now[: max(made, change.start) + self._into])))
+        # a parameter added or removed (not a type or a default changed): the list must be the same
+        self._parameters = was.text if was is not None and (now is None or now.named_child_count != was.named_child_count) else None
 
     def _kind_at(self, byte: int) -> str:
         """Code, a comment or a string: a change made in one is not made in another."""
@@ -110,6 +121,10 @@ class _Meaning:
         b0, b1 = len(utf8(self._now[:start])), len(utf8(self._now[:end]))
         if self._kind_at(b0) != self._kind or not all(self._bound(n, b0) for n in self._brought):
             return False
+        if self._parameters is not None:
+            there = _parameters_at(self._root, len(utf8(self._now[: start + self._into])))
+            if there is None or there.text != self._parameters:
+                return False
         for name in self._taken:
             at = re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", self._now[start:end])
             scope = self._names.binding_scope(name, b0 + len(utf8(self._now[start : start + at.start()]))) if at else None
@@ -118,3 +133,11 @@ class _Meaning:
             if defined and any(not b0 <= n.start_byte < b1 for n in places):
                 return False
         return True
+
+
+def _parameters_at(root, byte: int):
+    """The parameter list around a byte (a tree-sitter node); None outside one."""
+    node = root.descendant_for_byte_range(byte, byte) if root is not None else None
+    while node is not None and node.type not in PARAMETERS:
+        node = node.parent
+    return node

@@ -256,6 +256,22 @@ def test_a_proposal_that_breaks_the_parse_is_dropped():
     assert found == []
 
 
+def test_a_second_rename_on_a_row_renamed_before_is_proposed():
+    """One row edited twice is one hunk: `width` renamed (and its uses), then `height`."""
+    v0 = "def area(width, height):\n    return width * height\n"
+    v1 = "def area(size, height):\n    return width * height\n"
+    v2 = "def area(size, height):\n    return size * height\n"
+    v3 = "def area(size, h):\n    return size * height\n"
+    doc = _doc("a.py", v3, 4)
+    history = EditHistory()
+    history.record(doc.uri, v0, v1, 1.0)
+    history.record(doc.uri, v1, v2, 2.0)
+    history.record(doc.uri, v2, v3, 3.0)
+    found = rules.propose(history.recent(3.0), {doc.uri: doc.snapshot()})
+    assert [p.source for p in found] == ["height -> h"]
+    assert applied(v3, found) == "def area(size, h):\n    return size * h\n"
+
+
 # -- repeat -------------------------------------------------------------------------------
 
 def test_a_change_made_twice_is_proposed_ahead_where_the_same_text_is():
@@ -353,3 +369,26 @@ def test_repeat_keeps_names_meaning_something_and_stays_in_code():
     assert "'/e', function (req, res) {" in text
     assert "'/c', function (req, res, next) { next(); }" in text  # its body reads next
     assert "/* app.get('/d', function (req, res, next)" in text  # a comment: the change was made in code
+
+
+def test_repeat_changes_only_a_parameter_list_that_was_the_same():
+    """`next` dropped from two (req, res, next) handlers: not from an error handler's
+    (err, req, res, next), whose arity Express reads (express 3c1d605d, examples/web-service)."""
+    v0 = textwrap.dedent("""\
+        app.get('/a', function(req, res, next){ res.send('a'); });
+
+        app.get('/b', function(req, res, next){ res.send('b'); });
+
+        app.use(function(err, req, res, next){ res.send(err.message); });
+
+        app.get('/c', function(req, res, next){ res.send('c'); });
+        """)
+    v1 = v0.replace("'/a', function(req, res, next){", "'/a', function(req, res){")
+    v2 = v1.replace("'/b', function(req, res, next){", "'/b', function(req, res){")
+    doc = _doc("a.js", v2, 3)
+    history = EditHistory()
+    history.record(doc.uri, v0, v1, 1.0)
+    history.record(doc.uri, v1, v2, 2.0)
+    text = applied(v2, rules.propose(history.recent(2.0), {doc.uri: doc.snapshot()}))
+    assert "app.get('/c', function(req, res){" in text
+    assert "app.use(function(err, req, res, next){" in text
