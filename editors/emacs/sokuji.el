@@ -387,4 +387,7 @@ At a line break, the next line."
 (add-hook 'eglot-managed-mode-hook #'sokuji--maybe-enable)
 
 (provide 'sokuji)
+
+;; next edits (sokuji-next-edit.el): proposals of the edit that follows the user's last one
+(require 'sokuji-next-edit)
 ;;; sokuji.el ends here

@@ -60,4 +60,45 @@ function M.run(main)
   vim.defer_fn(function() assert(coroutine.resume(co)) end, 0)
 end
 
+-- NES only (nvim_next_edit_test.lua): sokuji's next edit as drawn, read back from its extmarks:
+-- the highlighted range it replaces, its new text (inline/eol text, then virtual lines), the
+-- off-screen marker; nil when nothing is drawn
+local ne_ns = vim.api.nvim_create_namespace("sokuji_next_edit")
+function M.next_edit(bufnr)
+  local marks = vim.api.nvim_buf_get_extmarks(bufnr, ne_ns, 0, -1, { details = true })
+  if #marks == 0 then return nil end
+  local drawn = { marks = #marks }
+  for _, m in ipairs(marks) do
+    local row, col, d = m[2], m[3], m[4]
+    if d.virt_text_pos == "right_align" then
+      drawn.marker = { row = row, text = d.virt_text[1][1], hl = d.virt_text[1][2] }
+    elseif d.end_row then
+      drawn.range = { row, col, d.end_row, d.end_col }
+      drawn.range_hl = d.hl_group
+    else
+      local text = d.virt_text and d.virt_text[1][1] or ""
+      for _, l in ipairs(d.virt_lines or {}) do text = text .. "\n" .. l[1][1] end
+      drawn.text, drawn.at, drawn.pos = text, { row, col }, d.virt_text_pos
+      drawn.text_hl = d.virt_text and d.virt_text[1][2]
+    end
+  end
+  return drawn
+end
+
+-- let the main loop run for `ms` (nothing is expected to happen meanwhile)
+function M.sleep(ms)
+  local deadline = vim.loop.now() + ms
+  M.wait(function() return vim.loop.now() >= deadline end, ms + 1000, "a pause")
+end
+
+-- executeCommand sokuji.stats through the buffer's sokuji client
+function M.stats(bufnr)
+  local client, answer = vim.lsp.get_clients({ bufnr = bufnr, name = "sokuji" })[1], nil
+  client:request("workspace/executeCommand", { command = "sokuji.stats", arguments = {} }, function(err, stats)
+    answer = err and { error = tostring(err) } or stats
+  end, bufnr)
+  M.wait(function() return answer ~= nil end, 60000, "sokuji.stats")
+  return answer
+end
+
 return M

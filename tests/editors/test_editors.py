@@ -333,6 +333,9 @@ def free_port() -> int:
 
 
 def test_vscode_in_code_server(tmp_path: Path):
+    """The README's build block, then the real workbench (vscode_test.mjs): ghost text accepted
+    with Tab and counted; next edits drawn, jumped to, applied, dismissed, marked off screen
+    (vscode_next_edit.mjs), with the user's keybindings.json block (Tab) for next edits."""
     code_server = TOOLS / "node_modules" / ".bin" / "code-server"
     missing = [str(p) for p in (code_server, TOOLS / "node_modules" / "playwright-core", Path("/usr/bin/chromium"))
                if not p.exists()] + [tool for tool in ("node", "npm") if shutil.which(tool) is None]
@@ -341,8 +344,11 @@ def test_vscode_in_code_server(tmp_path: Path):
     npm_cache = os.environ.get("npm_config_cache") or str(Path.home() / ".npm")  # before HOME moves
     ws = workspace(tmp_path)
     (ws / "fib.py").write_text("def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    ")
+    for name, text in (("prec.py", SHAPES), ("shapes.py", SHAPES), ("long.py", LONG)):  # next edits
+        (ws / name).write_text(text)
     data, extensions = tmp_path / "code-data", tmp_path / "code-extensions"
     (data / "User").mkdir(parents=True)
+    (data / "User" / "keybindings.json").write_text(readme_snippet("vscode-next-edit"))  # the user's Tab for next edits
     (data / "User" / "settings.json").write_text(json.dumps({
         **json.loads(readme_snippet("vscode").replace(str(ROOT / ".venv" / "bin"), str(VENV_BIN))),
         "sokuji.kvCachePersist": False,
@@ -386,7 +392,7 @@ def test_vscode_in_code_server(tmp_path: Path):
             ["node", str(ROOT / "tests/editors/vscode_test.mjs")],
             env=env | {"SOKUJI_TOOLS": str(TOOLS), "SOKUJI_CODE_SERVER_URL": f"http://127.0.0.1:{port}",
                        "SOKUJI_WORKSPACE": str(ws), "SOKUJI_SCREENSHOT": str(shot)},
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=900,
         )
         lines = [ln for ln in drive.stdout.splitlines() if ln.startswith("{")]
         assert lines, drive.stdout + drive.stderr
@@ -408,9 +414,55 @@ def test_vscode_in_code_server(tmp_path: Path):
         assert acceptance and acceptance["accepted"] == 1, (acceptance, log[-3000:])
         assert acceptance["charsAccepted"] == len(inserted.encode("utf-16-le")) // 2 > 0, (acceptance, inserted)
         assert out["statsMessage"] and "suggestions accepted: 1 whole" in out["statsMessage"], out["statsMessage"]
+        assert_vscode_next_edits(out["nextEdit"], log)
     finally:
         server.kill()
         server.wait(10)
+
+
+SHAPES = "def area(width, height):\n    total = width * height\n    print(width)\n    return total\n"
+LONG = "def scale(factor):\n    x = 1\n" + "    x = x + 1\n" * 77 + "    return factor * x\n"  # 80 lines
+def assert_vscode_next_edits(ne: dict, log: str) -> None:
+    """What vscode_next_edit.mjs saw: see its header for the steps."""
+    # the default keys act only while a proposal is drawn and no ghost text is (ghost text wins)
+    keys = json.loads((ROOT / "editors/vscode/package.json").read_text())["contributes"]["keybindings"]
+    assert {(k["key"], k["command"]) for k in keys} == {("alt+n", "sokuji.nextEdit.jumpOrApply"),
+                                                        ("escape", "sokuji.nextEdit.dismiss")}, keys
+    assert all("sokuji.nextEditVisible" in k["when"] and "!inlineSuggestionVisible" in k["when"] for k in keys), keys
+    # both shown, Tab bound to both: Tab took the ghost text at the cursor, the next edit untouched
+    prec = ne["precedence"]
+    assert prec["drawn"]["struck"] == [{"line": 2, "text": "width"}] and prec["ghost"], (prec, log[-3000:])
+    first, rest = prec["saved"].split("\n", 1)
+    assert first.startswith("def area(size") and prec["ghost"] in first[len("def area(size"):], prec
+    assert rest == SHAPES.split("\n", 1)[1], prec  # line 2 keeps `width`: the next edit not applied
+    assert not prec["nextEditKeys"], prec
+    # line 2: `width` struck through, `size` after it; Alt+N jumps there, again applies, the next shows
+    drawn = lambda line, old, new: {"struck": [{"line": line, "text": old}], "after": [{"line": line, "text": new}]}  # noqa: E731
+    assert ne["first"] == drawn(2, "width", "size"), ne["first"]
+    assert ne["cursorAfterJump"] == [2, 13]
+    assert ne["second"] == drawn(3, "width", "size"), ne["second"]
+    assert ne["cursorAfterSecondJump"] == [3, 11]  # Tab, the user's key
+    assert ne["renamed"] == SHAPES.replace("width", "size")
+    assert ne["afterSeries"].endswith(": 0 of 0"), ne["afterSeries"]  # nothing left of the series
+    # a 2nd rename's proposal, dismissed: nothing drawn, the buffer as it was, nothing asked since
+    assert ne["third"] == drawn(2, "height", "h"), ne["third"]
+    dismissed = ne["afterDismiss"]
+    assert dismissed["drawn"] == {"struck": [], "after": []} and dismissed["traced"] == ["cleared (dismiss)"], dismissed
+    assert dismissed["saved"] == SHAPES.replace("width", "size").replace("height)", "h)"), dismissed
+    # off screen (line 80): the marker on the last visible line and in the status bar; after the
+    # jump the proposal itself is drawn; back at the top, the marker again
+    far, marker = ne["far"], "↓ next edit: line 80"
+    assert far["status"] == [marker] and far["drawn"]["struck"] == [], far
+    assert [a["text"] for a in far["drawn"]["after"]] == [marker] and far["drawn"]["after"][0]["line"] < 80, far
+    assert ne["atFar"] == {"cursor": [80, 12], "drawn": drawn(80, "factor", "k")}, ne["atFar"]
+    assert ne["back"]["status"] == [marker] and [a["text"] for a in ne["back"]["drawn"]["after"]] == [marker], ne["back"]
+    # a new edit (line 1) cleared it; Tab with nothing shown indented as it does without sokuji
+    cleared = ne["clearedByEdit"]
+    assert cleared["drawn"] == {"struck": [], "after": []} and cleared["status"] == [], cleared
+    first, rest = ne["long"].split("\n", 1)  # line 80 keeps `factor`: the proposal was never applied
+    assert re.fullmatch(r"def scale\(k\): # note +", first) and rest == LONG.split("\n", 1)[1], ne["long"]
+    # sokuji counted the two applied (each item's command, run by the extension)
+    assert ne["stats"]["accepted.rename"] == 2, ne["stats"]
 
 
 POINT = "class Point:\n    def __init__(self, x, y):\n        \n"

@@ -1,9 +1,11 @@
 // Driven by tests/editors/test_editors.py: the real VS Code workbench (code-server) in headless
 // Debian chromium, with the packaged sokuji extension: type in a file, wait for sokuji's
 // ghost text, accept it with Tab, save, then "sokuji: Show Stats" (what sokuji counted of the
-// suggestion accepted). Prints a JSON line with what happened.
+// suggestion accepted); then next edits (vscode_next_edit.mjs). Prints a JSON line with what
+// happened.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { nextEdits } from "./vscode_next_edit.mjs";
 const require = createRequire(process.env.SOKUJI_TOOLS + "/package.json");
 const { chromium } = require("playwright-core");
 
@@ -73,6 +75,7 @@ try {
   result.acceptance = stats ? JSON.parse(stats.slice(stats.indexOf("{"))).acceptance : null;
   // the server's commands the extension ran (through the language client's middleware)
   result.commands = log.map((line) => line.match(/ executeCommand (\S+)/)?.[1]).filter(Boolean);
+  await nextEdits(page, result);
   result.ok = true;
 } catch (error) {
   result.error = String(error && error.stack || error);

@@ -1,6 +1,6 @@
 // sokuji for VS Code: starts `sokuji serve`, shows its inline completions as ghost text and
 // its code actions ("Fix with sokuji: ..."). A status-bar item shows the server's state and
-// the last completion's latency; clicking it shows the server's stats.
+// the last completion's latency; clicking it shows the server's stats. Next edits: nextEdit.ts.
 import * as fs from "fs";
 import * as path from "path";
 import * as vscode from "vscode";
@@ -10,13 +10,17 @@ import {
   LanguageClientOptions,
   ServerOptions,
 } from "vscode-languageclient/node";
+import { registerNextEdits } from "./nextEdit";
 
 const LANGUAGES = [
   "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust", "go", "c", "cpp",
   "java", "ruby", "shellscript", "lua",
 ];
+const SELECTOR = LANGUAGES.map((language) => ({ language }));
 // settings of the extension itself, not of the server
-const CLIENT_ONLY = new Set(["serverPath", "enable", "trace"]);
+const CLIENT_ONLY = new Set(["serverPath", "enable", "trace", "nextEdit.enabled", "nextEdit.delayMs"]);
+// a key of the configuration's top level (`nextEdit` holds nextEdit.enabled) that is the extension's own
+const clientOnly = (key: string) => CLIENT_ONLY.has(key) || [...CLIENT_ONLY].some((own) => own.startsWith(`${key}.`));
 
 let client: LanguageClient | undefined;
 let status: vscode.StatusBarItem;
@@ -72,11 +76,16 @@ function serverSettings(): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
   for (const key of Object.keys(config)) {
     const value = config.get(key);
-    if (!CLIENT_ONLY.has(key) && typeof value !== "function" && value !== undefined) {
+    if (!clientOnly(key) && typeof value !== "function" && value !== undefined) {
       settings[key] = value;
     }
   }
   return settings;
+}
+
+/** The client's documents (next edits too: Toggle Completions is about ghost text). */
+function serves(document: vscode.TextDocument): boolean {
+  return vscode.languages.match(SELECTOR, document) > 0 && vscode.workspace.getConfiguration("sokuji", document).get<boolean>("enable", true);
 }
 
 function enabledFor(document: vscode.TextDocument): boolean {
@@ -106,7 +115,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   }
   const serverOptions: ServerOptions = { run: command, debug: command };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: LANGUAGES.map((language) => ({ language })),
+    documentSelector: SELECTOR,
     initializationOptions: serverSettings(),
     outputChannel: output,
     middleware: {
@@ -219,6 +228,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.window.showInformationMessage(`sokuji: completions ${completionsOn ? "on" : "off"}`);
     })
   );
+  registerNextEdits(context, { client: () => client, serves, trace });
   await start(context);
 }
 

@@ -23,6 +23,7 @@ local function client_call(client, name, ...)
   end
   return client[name](...)
 end
+M.client_call = client_call -- shared with nextedit.lua
 
 local function buf_state(bufnr)
   local s = M.state[bufnr]
@@ -38,6 +39,7 @@ local function sokuji_client(bufnr)
     or vim.lsp.get_active_clients({ bufnr = bufnr, name = "sokuji" })
   return list[1]
 end
+M.sokuji_client = sokuji_client
 
 local function cursor()
   local pos = vim.api.nvim_win_get_cursor(0)
@@ -54,8 +56,9 @@ function M.clear(bufnr)
   s.items, s.sources, s.index = nil, nil, nil
 end
 
-function M.cancel(bufnr)
-  local s = M.state[bufnr]
+-- A buffer state's timer stopped and its request in flight cancelled ($/cancelRequest); 1 if
+-- one was. Shared with nextedit.lua.
+function M.stop(s)
   if s and s.timer then
     s.timer:stop()
   end
@@ -63,8 +66,13 @@ function M.cancel(bufnr)
     local client, id = s.request[1], s.request[2]
     s.request = nil
     pcall(client_call, client, "cancel_request", id)
-    M.cancelled = M.cancelled + 1
+    return 1
   end
+  return 0
+end
+
+function M.cancel(bufnr)
+  M.cancelled = M.cancelled + M.stop(M.state[bufnr])
 end
 
 local function item_text(item)
@@ -340,6 +348,7 @@ local function fall_back(lhs, prev)
   end
   vim.api.nvim_feedkeys(keys, prev.noremap == 1 and "n" or "m", false)
 end
+M.fall_back = fall_back
 
 -- Insert-mode keys, buffer-local. A key already mapped (by the user, a plugin or Neovim's
 -- defaults, such as 0.11's <Tab>) is left alone unless the user named it in setup's

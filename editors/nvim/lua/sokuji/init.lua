@@ -5,7 +5,8 @@
 -- Neovim 0.11+: registered with vim.lsp.config / vim.lsp.enable. Neovim 0.7-0.10: a client
 -- started with vim.lsp.start_client and attached to each buffer of a supported filetype.
 -- 0.8+: ghost text, accept all / word / line, cycling (lua/sokuji/ghost.lua; 0.12 too, which
--- uses the built-in vim.lsp.inline_completion only with ghost = { enabled = false }).
+-- uses the built-in vim.lsp.inline_completion only with ghost = { enabled = false }); next
+-- edits, the proposals sokuji makes after an edit, drawn where they go (lua/sokuji/nextedit.lua).
 -- require("sokuji").status() for a statusline. Everywhere: the
 -- LSP completion item (omnifunc / <C-x><C-o>, or vim.lsp.completion on 0.11) and code
 -- actions ("Fix with sokuji: ...") mapped to <leader>sf.
@@ -29,6 +30,17 @@ M.defaults = {
     keys = { accept = "<M-l>", accept_word = "<M-Right>", accept_line = "<M-Down>",
              next = "<M-]>", prev = "<M-[>", dismiss = "<C-]>" },
   },
+  -- 0.8+: next edits (lua/sokuji/nextedit.lua), asked after an edit pauses, in normal and insert mode
+  next_edit = {
+    enabled = true,
+    debounce_ms = 400, -- quiet time after an edit before asking
+    hl_group = "SokujiNextEditOld", -- the text a proposal replaces (strike-through, DiffDelete's colours)
+    hl_group_new = "SokujiNextEditNew", -- its new text (links to DiffAdd)
+    hl_group_marker = "SokujiNextEditMarker", -- "↓ next edit: line 42" when off screen (DiagnosticInfo)
+    -- normal- and insert-mode keys, by the ghost keys' rule; jump: to the proposal, pressed
+    -- there: apply it (then the next one shows). A key shared with ghost.keys: ghost text first
+    keys = { jump = "<M-n>", dismiss = "<M-N>" },
+  },
 }
 
 local ghost = require("sokuji.ghost")
@@ -42,6 +54,10 @@ end
 
 local function ghost_on(opts)
   return has_ghost and opts.ghost and opts.ghost.enabled
+end
+
+local function next_edit_on(opts)
+  return has_ghost and type(opts.next_edit) == "table" and opts.next_edit.enabled
 end
 
 local function root_dir(bufnr, markers)
@@ -71,19 +87,27 @@ local function on_attach(opts)
         vim.lsp.buf.code_action({ context = { only = { "quickfix" }, diagnostics = vim.diagnostic.get(bufnr, { lnum = vim.fn.line(".") - 1 }) } })
       end, { buffer = bufnr, desc = "sokuji: fix the diagnostic under the cursor" })
     end
+    if next_edit_on(opts) then -- after the other keys: one it shares with them chains to them
+      require("sokuji.nextedit").attach(bufnr, opts.next_edit)
+    end
+  end
+end
+
+-- keys named in setup take over a key already mapped (ghost.lua, nextedit.lua)
+local function mark_chosen(opts, user, part)
+  local named = type(user) == "table" and type(user[part]) == "table" and user[part].keys
+  if type(opts[part]) == "table" then
+    opts[part].chosen = {}
+    for name, lhs in pairs(type(named) == "table" and named or {}) do
+      opts[part].chosen[name] = lhs and true or nil
+    end
   end
 end
 
 function M.setup(user)
   local opts = vim.tbl_deep_extend("force", M.defaults, user or {})
-  -- keys named in setup take over a key already mapped (ghost.lua)
-  local named = type(user) == "table" and type(user.ghost) == "table" and user.ghost.keys
-  if type(opts.ghost) == "table" then
-    opts.ghost.chosen = {}
-    for name, lhs in pairs(type(named) == "table" and named or {}) do
-      opts.ghost.chosen[name] = lhs and true or nil
-    end
-  end
+  mark_chosen(opts, user, "ghost")
+  mark_chosen(opts, user, "next_edit")
   M.options = opts
   local handlers = { ["$/progress"] = ghost.progress_handler(vim.lsp.handlers["$/progress"]) }
   if vim.lsp.config and vim.lsp.enable then -- 0.11+
