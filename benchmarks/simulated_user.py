@@ -5,10 +5,14 @@ server, suggestions taken when they are right, and what that saves.
 
 Regions of consecutive lines inside functions, in the files held apart from the gates'
 calibration (gate_data.py's test split), are deleted and typed again: Enter at the end of
-the line above, then each line character by character, Enter at each line's end (the next
-line's indentation given, as an editor's auto-indent does). After every keystroke the user
+the line above, then each line character by character, Enter at each line's end. Enter
+indents as an editor does (the line above's indentation, a level more after one that opens a
+block); where the real line is indented otherwise, Backspace (a level each) or Space come
+next, keystrokes like any other. After every keystroke the user
 asks for an inline completion (Automatic) and sees it only if it arrives before their next
-keystroke, one pace later. A suggestion seen is reported shown (didShowCompletion) and taken
+keystroke, one pace later; every keystroke (an accept too) comes on the pace, so a line taken
+to its end is followed by Enter a pace after the accept, which came a pace after the
+request. A suggestion seen is reported shown (didShowCompletion) and taken
 when right: its first line whole when it is the rest of the real line (Tab: the item's accept
 command, or a partial accept by line for a block), else its longest word-by-word prefix that
 is (a partial accept); then the user types on. Each accept is one keystroke.
@@ -39,6 +43,7 @@ import gate_data
 from typing_quality import Config, Server
 
 WORD_END = re.compile(r"\w\b|\W")
+UNITS = {"python": "    ", "javascript": "  "}  # an indentation level: PEP 8's, npm's
 VERBOSE = bool(os.environ.get("SOKUJI_BENCH_VERBOSE"))
 
 
@@ -96,15 +101,55 @@ def take(item: types.InlineCompletionItem, rest: str) -> tuple[int, bool]:
     return (max(good), False) if good else (0, False)
 
 
-async def type_region(server: Server, uri: str, row: int, lines: list[str], pace: float, tally: Tally) -> None:
+def auto_indent(previous: str, language: str) -> str:
+    """The indentation an editor gives the line after `previous` on Enter (VS Code's default
+    rules): the same, one level more after a line that opens a block."""
+    indent = previous[: len(previous) - len(previous.lstrip())]
+    opens = (":",) if language == "python" else ("{", "(", "[")
+    return indent + (UNITS[language] if previous.rstrip().endswith(opens) else "")
+
+
+async def indent_to(server: Server, uri: str, r: int, have: str, want: str, unit: str, pace: float,
+                    tally: Tally) -> None:
+    """From the editor's indentation to the line's own, a keystroke each on the pace: Backspace
+    takes one level off (a partial one at most down to `want`), Space adds one; asking after
+    each, a suggestion at the wrong indentation taken by nobody."""
+    while have != want:
+        started = time.perf_counter()
+        request = await ask(server, uri, r, len(have), tally)
+        await asyncio.wait({request}, timeout=pace)
+        await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
+        if not (have.startswith(want) or want.startswith(have)):  # tabs against spaces: retyped at once
+            server.change(uri, (r, 0), (r, len(have)), want)
+            have = want
+        elif len(have) > len(want):
+            cut = max(len(want), len(have) - len(unit))
+            server.change(uri, (r, cut), (r, len(have)), "")
+            have = have[:cut]
+        else:
+            server.change(uri, (r, len(have)), (r, len(have)), " ")
+            have += " "
+        tally.typed += 1
+
+
+async def type_region(server: Server, uri: str, language: str, row: int, lines: list[str], pace: float,
+                      tally: Tally) -> None:
     above = row - 1
-    col = len(server.texts[uri][above])
+    previous = server.texts[uri][above]
     line_accepted = False
     for n, line in enumerate(lines):
         indent = line[: len(line) - len(line.lstrip())]
-        server.change(uri, (above + n, col), (above + n, col), "\n" + indent)  # Enter
+        given = auto_indent(previous, language)
+        server.change(uri, (above + n, len(previous)), (above + n, len(previous)), "\n" + given)  # Enter
         tally.typed += 1
         enter_at, k, content, r, c = time.perf_counter(), 0, line.strip(), row + n, len(indent)
+        if given != indent and line_accepted:  # the first request after Enter is timed
+            request = await ask(server, uri, r, len(given), tally)
+            request.add_done_callback(lambda done, t=enter_at: _next_after_line(done, t, tally))
+            line_accepted = False
+            await asyncio.sleep(pace)
+        await indent_to(server, uri, r, given, indent, UNITS[language], pace, tally)
+        previous = line
         while True:
             started = time.perf_counter()
             request = await ask(server, uri, r, c + k, tally)
@@ -118,7 +163,8 @@ async def type_region(server: Server, uri: str, row: int, lines: list[str], pace
                     print(f"    after an accepted line: request at {r}:{c + k}", file=sys.stderr)
                 request.add_done_callback(lambda done, t=enter_at: _next_after_line(done, t, tally))
             line_accepted = False
-            if k >= len(content):
+            if k >= len(content):  # typed to its end: Enter on the pace
+                await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
                 break
             got, whole = take(items[0], content[k:]) if items else (0, False)
             if VERBOSE:
@@ -126,6 +172,7 @@ async def type_region(server: Server, uri: str, row: int, lines: list[str], pace
             if items:
                 tally.shown += 1
                 server.client.protocol.notify("textDocument/didShowCompletion", {"item": _item(items[0])})
+            await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))  # the next keystroke's moment
             if got:
                 server.change(uri, (r, c + k), (r, c + k), content[k : k + got])
                 tally.accepts += 1
@@ -139,16 +186,14 @@ async def type_region(server: Server, uri: str, row: int, lines: list[str], pace
                     server.client.protocol.notify("textDocument/didPartiallyAcceptCompletion",
                                                   {"item": _item(items[0]), "acceptedLength": got})
                 k += got
-                if k >= len(content):  # the line taken to its end: Enter next, no request here
+                if k >= len(content):  # the line taken to its end: Enter a keystroke later, no request here
                     line_accepted = True
-                    await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
+                    await asyncio.sleep(pace)
                     break
             else:
                 server.change(uri, (r, c + k), (r, c + k), content[k])
                 tally.typed += 1
                 k += 1
-            await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
-        col = len(line)
     tally.partly = len(tally.items)
 
 
@@ -156,6 +201,9 @@ def _next_after_line(done: asyncio.Future, enter_at: float, tally: Tally) -> Non
     """The first request after Enter that followed an accepted line: how long to a suggestion."""
     if not done.cancelled() and done.exception() is None and done.result() and done.result().items:
         tally.after_line.append(time.perf_counter() - enter_at)
+        if VERBOSE:
+            print(f"    after an accepted line: {done.result().items[0].insert_text!r} in "
+                  f"{tally.after_line[-1] * 1000:.0f} ms", file=sys.stderr)
     else:
         tally.after_line_empty += 1
 
@@ -177,7 +225,7 @@ async def run(config: Config, todo: list, pace: float) -> tuple[Tally, dict]:
         cut = original[: row] + original[row + len(lines):]  # the region deleted
         server.texts[uri] = cut
         server.open(uri, language, "\n".join(cut))
-        await type_region(server, uri, row, lines, pace, tally)
+        await type_region(server, uri, language, row, lines, pace, tally)
         await asyncio.gather(*tally.requests, return_exceptions=True)  # late answers are returned too
         server.close(uri)  # settles the last item
         await server.idle()

@@ -181,7 +181,7 @@ class Server:
         text = items[0].insert_text if items else ""
         await asyncio.sleep(0.02)  # the request's log line ("stop=cache" when the model was not called)
         logs = [m.message for m in self.client.log_messages[n_logs:] if "completion " in m.message]
-        model = any("stop=" in m and not any(f"stop={k}" in m for k in ("cache", "skipped", "block")) for m in logs)
+        model = any("stop=" in m and not any(f"stop={k}" in m for k in ("cache", "skipped", "block", "prefetch")) for m in logs)
         return text if isinstance(text, str) else text.value, latency, model
 
     async def idle(self) -> None:

@@ -36,6 +36,15 @@ def start(snap: Snapshot, cursor: Cursor, prompt: Prompt, first: str, generated:
     return Block(snap.uri, snap.text[: cursor.offset], snap.text[cursor.offset :], prompt, snap, cursor, first, generated)
 
 
+def answer(block: Block | None, text: str, offset: int) -> str:
+    """What `block` shows with the document `text` and the cursor at `offset`: '' off its
+    path, away from its end, or with nothing written there yet. Safe on the event loop while
+    the engine thread writes the block: a written line is always complete."""
+    if block is None or (typed := block.on_path(text)) is None or offset != len(block.before) + len(typed):
+        return ""
+    return block.rest(typed)
+
+
 def write(engine: Engine, block: Block, settings: Settings, cancel: CancelToken) -> None:
     """Write the block's next lines until it ends (it leaves its scope, repeats the code
     below, the gate stops a line, the model ends, or the token limit) or `cancel` is set

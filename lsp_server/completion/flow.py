@@ -20,9 +20,10 @@ from ..pause import Debounce
 from ..positions import index_to_col
 from ..results import Block
 from ..session import EngineSession, Others
-from ..structs import Snapshot
+from ..context.syntax import completion_mode
+from ..structs import Cursor, Snapshot
 from ..workspace import WorkspaceService
-from . import jobs, prefetch
+from . import blocks, jobs, pipeline, prefetch
 
 
 class Suggestion(NamedTuple):
@@ -63,7 +64,7 @@ class Completions:
         at = cursor.line, cursor.column
         self.ledger.requested(uri, at)
         started = time.monotonic()
-        joined, outcome = await self._joined(uri, doc.text, cursor.offset)
+        joined, outcome = await self._made(snap, cursor)
         if outcome is None:
             outcome = await self.engines.run(uri, jobs.complete, self.session, snap, cursor, self._settings(), others, asked)
         notices = self.engines.notices
@@ -92,14 +93,41 @@ class Completions:
                                     lambda text: index_to_col(text, len(text), doc.encoding))
         return Suggestion(result.text, *at, item)
 
+    async def _made(self, snap: Snapshot, cursor: Cursor) -> tuple[bool, Outcome | None]:
+        """An answer already made: from the file's block first (once the prefetch that began
+        it goes on, it has more), else the prefetch's; (joined a prefetch, the outcome)."""
+        outcome = self._from_block(snap, cursor)
+        if outcome is not None:
+            return False, outcome
+        joined, outcome = await self._joined(snap.uri, snap.text, cursor.offset)
+        if joined:
+            self.session.log(f"completion {snap.uri}:{cursor.line + 1}:{cursor.index + 1}: from the prefetch, stop=prefetch")
+        return joined, outcome
+
+    def _from_block(self, snap: Snapshot, cursor: Cursor) -> Outcome | None:
+        """A request on the path of the file's block, answered here on the loop (the next line
+        after an accepted one and Enter): on the engine thread it would wait for the block's
+        writing to yield, up to a token (~40 ms on 2 cores). An older request is stale."""
+        block = self.session.blocks.get(snap.uri)
+        if block is None or completion_mode(snap, cursor) == "skip":
+            return None
+        known = blocks.answer(block, snap.text, cursor.offset)
+        if not known:
+            return None
+        self.engines.latest.end(snap.uri, self.engines.latest.begin(snap.uri))
+        self._ahead.pop(snap.uri, None)
+        self.session.log(f"completion {snap.uri}:{cursor.line + 1}:{cursor.index + 1}: from the block, stop=block")
+        return Outcome(pipeline.from_block(known))
+
     # -- accepts, and the suggestion after them -------------------------------------------
 
     async def _joined(self, uri: str, text: str, offset: int) -> tuple[bool, Outcome | None]:
-        """The prefetch's outcome when the user is where it predicted and it is still being
-        made (waited for, not made twice); else (False, None)."""
-        ahead = self._ahead.pop(uri, None)
-        if ahead is None or ahead[2].done() or ahead[:2] != (text, offset):
-            return False, None
+        """The prefetch's outcome when the user is where it predicted: at once when it is made,
+        waited for while it is being made (not made twice); else (False, None)."""
+        ahead = self._ahead.get(uri)
+        if ahead is None or ahead[:2] != (text, offset):
+            return False, None  # kept: a request at the accept's end comes before Enter
+        del self._ahead[uri]
         outcome = await ahead[2]
         return (True, outcome) if outcome.failure is None else (False, None)
 
@@ -118,15 +146,16 @@ class Completions:
 
     def _prefetch(self, uri: str) -> None:
         """After a whole suggestion was taken, the next one where the user goes next (Enter),
-        unless the block being written will answer there: computed in the background, it
-        waits in the result cache (and a block, if it starts one) for the real request."""
+        unless the block being written will answer there or it is being made already (the
+        accept's command and its edit both say so): computed in the background, it waits in
+        the result cache (and a block, if it starts one) for the real request."""
         doc = self.docs.get(uri)
         settings = self._settings()
         if doc is None or not settings.prefetch:
             return
         at = self._last_cursor.get(uri, 0)  # the accepted text was the last edit: the cursor is after it
         predicted = prefetch.after_enter(doc.text[:at], doc.text[at:], prefetch.indent_unit(doc.text))
-        if predicted is None:
+        if predicted is None or self._prefetching(uri, predicted):
             return
         text, offset = predicted
         block = self.writing
@@ -136,6 +165,16 @@ class Completions:
         ahead = Document(uri, doc.language_id, doc.version, "", doc.encoding)  # parsed on the engine thread
         self.writing = None  # a block off the predicted path stops being written (else it and this would take turns)
         self._ahead[uri] = (text, offset, self.engines.background.spawn(self._run_prefetch(ahead, text, offset, settings)))
+
+    def _prefetching(self, uri: str, predicted: tuple[str, int]) -> bool:
+        """That prefetch is made or being made (not one that yielded or failed)."""
+        ahead = self._ahead.get(uri)
+        if ahead is None or ahead[:2] != predicted:
+            return False
+        task = ahead[2]
+        if not task.done():
+            return True
+        return not task.cancelled() and task.exception() is None and task.result().failure is None
 
     async def _run_prefetch(self, ahead: Document, text: str, offset: int, settings: Settings) -> Outcome:
         """The prefetch's outcome (a request that arrives where it predicted waits for it)."""
@@ -185,6 +224,7 @@ class Completions:
     def closed(self, uri: str) -> None:
         self.ledger.closed(uri)
         self.history.closed(uri)
+        self._ahead.pop(uri, None)
         self._last_cursor.pop(uri, None)
         block = self.writing
         if block is not None and block.uri == uri:

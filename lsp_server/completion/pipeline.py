@@ -104,9 +104,8 @@ def complete(
     cancel.check()
     if completion_mode(snap, cursor) == "skip":  # inside a string or comment, after the last bracket, ...
         return Completion("", False, Generation("", 0, 0, 0, "skipped", 0.0))
-    if written is not None and (typed := written.on_path(snap.text)) is not None \
-            and cursor.offset == len(written.before) + len(typed) and (known := written.rest(typed)):
-        return Completion(known, True, Generation(known, 0, 0, 0, "block", 0.0))
+    if known := blocks.answer(written, snap.text, cursor.offset):
+        return from_block(known)
     prompt = make_prompt(model, snap, cursor, settings, symbols, memo, recent)
     if results is not None:
         results.made_with(settings)  # suggestions made with other settings are not what these would make
@@ -117,6 +116,11 @@ def complete(
     if results is not None and result.text:
         results.put(prompt.prefix, prompt.suffix, result.text, prompt.recent)
     return result
+
+
+def from_block(known: str) -> Completion:
+    """An answer from the file's block, without the model."""
+    return Completion(known, True, Generation(known, 0, 0, 0, "block", 0.0))
 
 
 def generate(model: Engine, snap: Snapshot, cursor: Cursor, settings: Settings, cancel: CancelToken,
